@@ -1,0 +1,308 @@
+//! Tokens for every selected type, formatted item by item with prettyplease.
+//!
+//! Item by item keeps memory flat and lets a bad item name itself; the file is the
+//! header, the endianness guard, the items in BTF id order, and (when any bitfield
+//! exists) the private bit-access helpers.
+
+mod asserts;
+mod bitfield;
+mod types;
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+
+use crate::error::{ErrorKind, KResult};
+use crate::ir::{Ir, Kind, TypeId};
+use crate::layout::Layouts;
+use crate::naming::{Names, Role};
+use crate::object::Endian;
+
+/// What the emitter needs besides the graph.
+pub struct EmitConfig<'a> {
+    /// File name shown in docs and the header.
+    pub source: &'a str,
+    /// Header lines (without `// `), e.g. the options used.
+    pub header: Vec<String>,
+    pub zerocopy: bool,
+}
+
+/// Marker statement `__bpfgen_safety_N();` replaced by the N-th `// SAFETY:` comment
+/// after formatting (tokens cannot carry comments).
+const SAFETY_MARK: &str = "__bpfgen_safety_";
+
+pub(crate) struct Emitter<'a> {
+    pub ir: &'a Ir,
+    pub names: &'a Names,
+    pub layouts: Layouts<'a>,
+    pub cfg: &'a EmitConfig<'a>,
+    pub uses_bitfields: bool,
+    /// `// SAFETY:` texts of the item being emitted.
+    pub safety_msgs: std::cell::RefCell<Vec<String>>,
+}
+
+pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> KResult<String> {
+    let mut e = Emitter {
+        ir,
+        names,
+        layouts: Layouts::new(ir),
+        cfg,
+        uses_bitfields: false,
+        safety_msgs: Default::default(),
+    };
+    let mut out = String::new();
+    for line in &cfg.header {
+        out.push_str("// ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&format_tokens(&e.guard(), &[])?);
+    for &id in items {
+        let tokens = e.item(id)?;
+        out.push('\n');
+        let msgs = std::mem::take(&mut *e.safety_msgs.borrow_mut());
+        out.push_str(&format_tokens(&tokens, &msgs).map_err(|k| match k {
+            ErrorKind::Btf(msg) => {
+                ErrorKind::ty(id, format!("generated code does not parse: {msg}"))
+            }
+            other => other,
+        })?);
+    }
+    if e.uses_bitfields {
+        out.push('\n');
+        out.push_str(&format_tokens(&bitfield::helpers(ir.endian), &[])?);
+    }
+    Ok(out)
+}
+
+fn format_tokens(tokens: &TokenStream, safety: &[String]) -> KResult<String> {
+    let file: syn::File =
+        syn::parse2(tokens.clone()).map_err(|e| ErrorKind::Btf(format!("internal: {e}")))?;
+    let text = prettyplease::unparse(&file);
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if let Some(doc) = trimmed
+            .strip_prefix("///")
+            .filter(|d| !d.is_empty() && !d.starts_with(' '))
+        {
+            // prettyplease writes `#[doc = "x"]` as `///x`; rustdoc style is `/// x`.
+            out.push_str(indent);
+            out.push_str("/// ");
+            out.push_str(doc);
+        } else if let Some(msg) = trimmed
+            .strip_prefix(SAFETY_MARK)
+            .and_then(|rest| rest.strip_suffix("();"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| safety.get(n))
+        {
+            out.push_str(indent);
+            out.push_str("// SAFETY: ");
+            out.push_str(msg);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+pub(crate) fn ident(s: &str) -> Ident {
+    match s.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(s, Span::call_site()),
+    }
+}
+
+pub(crate) fn lit(n: u64) -> Literal {
+    Literal::u64_unsuffixed(n)
+}
+
+/// A primitive, always spelled through `::core::primitive`.
+pub(crate) fn prim(name: &str) -> TokenStream {
+    let i = Ident::new(name, Span::call_site());
+    quote!(::core::primitive::#i)
+}
+
+/// Name of the Rust primitive for an integer of `size` bytes.
+pub(crate) fn int_name(size: u32, signed: bool) -> &'static str {
+    match (size, signed) {
+        (1, false) => "u8",
+        (1, true) => "i8",
+        (2, false) => "u16",
+        (2, true) => "i16",
+        (4, false) => "u32",
+        (4, true) => "i32",
+        (8, false) => "u64",
+        (8, true) => "i64",
+        (_, false) => "u128",
+        (_, true) => "i128",
+    }
+}
+
+impl Emitter<'_> {
+    /// `// SAFETY: msg` before the next statement.
+    pub(crate) fn safety(&self, msg: String) -> TokenStream {
+        let mut msgs = self.safety_msgs.borrow_mut();
+        let mark = Ident::new(&format!("{SAFETY_MARK}{}", msgs.len()), Span::call_site());
+        msgs.push(msg);
+        quote!(#mark();)
+    }
+
+    fn guard(&self) -> TokenStream {
+        let (want, other) = match self.ir.endian {
+            Endian::Little => ("little", "big"),
+            Endian::Big => ("big", "little"),
+        };
+        let msg = format!(
+            "bpfgen: these types mirror `{}`, a {want}-endian BPF object, but this target is {other}-endian: \
+             the object's maps and globals hold {want}-endian bytes, so these layouts and bitfield accessors \
+             would be wrong here. Generate from a {other}-endian object (clang -target bpf{}) for this host.",
+            self.cfg.source,
+            if other == "big" { "eb" } else { "el" },
+        );
+        quote! {
+            #[cfg(not(target_endian = #want))]
+            ::core::compile_error!(#msg);
+        }
+    }
+
+    fn item(&mut self, id: TypeId) -> KResult<TokenStream> {
+        match &self.ir.get(id).kind {
+            Kind::Struct(_) => self.struct_item(id),
+            Kind::Union(_) => self.union_item(id),
+            Kind::Enum(_) => self.enum_item(id),
+            Kind::Typedef { target } => self.typedef_item(id, *target),
+            Kind::Fwd { .. } => Ok(self.opaque_item(id)),
+            _ => Err(ErrorKind::ty(id, "internal: not an item kind")),
+        }
+    }
+
+    pub(crate) fn item_name(&self, id: TypeId) -> KResult<&str> {
+        self.names
+            .item(id)
+            .ok_or_else(|| ErrorKind::ty(id, "internal: item without a name"))
+    }
+
+    /// How C names this type, for docs (`struct foo`, `anonymous union in outer.u`).
+    pub(crate) fn c_spelling(&self, id: TypeId) -> String {
+        let t = self.ir.get(id);
+        let word = match &t.kind {
+            Kind::Struct(_) => "struct",
+            Kind::Union(_) => "union",
+            Kind::Enum(_) => "enum",
+            Kind::Typedef { .. } => "typedef",
+            Kind::Fwd { union: true } => "union",
+            Kind::Fwd { union: false } => "struct",
+            _ => "type",
+        };
+        match (&t.name, self.names.anon_origin.get(&id)) {
+            (Some(n), _) if matches!(t.kind, Kind::Typedef { .. }) => format!("typedef {n}"),
+            (Some(n), _) => format!("{word} {n}"),
+            (None, Some(origin)) => format!("anonymous {word} of `{origin}`"),
+            (None, None) => match self.typedef_naming(id) {
+                Some(td) => format!("anonymous {word}, `typedef {word} {{ … }} {td}`"),
+                None => format!("anonymous {word}"),
+            },
+        }
+    }
+
+    fn typedef_naming(&self, id: TypeId) -> Option<String> {
+        let name = self.names.item(id)?;
+        Some(crate::naming::bare(name).to_string())
+    }
+
+    /// The Rust type of a value of type `id` (qualifiers dropped, typedef names kept).
+    pub(crate) fn rust_ty(&self, id: TypeId) -> KResult<TokenStream> {
+        let mut dims: Vec<u32> = Vec::new();
+        let mut cur = id;
+        let base = 'outer: {
+            for _ in 0..=self.ir.types.len() {
+                match self.names.roles.get(&cur) {
+                    Some(Role::Item(n)) => {
+                        let i = ident(n);
+                        break 'outer quote!(#i);
+                    }
+                    Some(Role::SameAs(t)) => {
+                        cur = *t;
+                        continue;
+                    }
+                    None => {}
+                }
+                match &self.ir.get(cur).kind {
+                    Kind::Qual { target } | Kind::Typedef { target } => cur = *target,
+                    Kind::Array { elem, len } => {
+                        dims.push(*len);
+                        cur = *elem;
+                    }
+                    Kind::Int(i) => break 'outer prim(int_name(i.size, i.signed)),
+                    Kind::Float { size: 4 } => break 'outer prim("f32"),
+                    Kind::Float { size: 8 } => break 'outer prim("f64"),
+                    Kind::Float { size } => {
+                        let (u8t, n) = (prim("u8"), lit(u64::from(*size)));
+                        break 'outer quote!([#u8t; #n]);
+                    }
+                    Kind::Ptr { .. } => break 'outer prim("u64"),
+                    Kind::Struct(_) | Kind::Union(_) | Kind::Enum(_) => {
+                        return Err(ErrorKind::ty(
+                            cur,
+                            "anonymous type used by value has no name",
+                        ))
+                    }
+                    _ => {
+                        self.ir.size_of(cur)?;
+                        return Err(ErrorKind::ty(id, "not a data type"));
+                    }
+                }
+            }
+            return Err(ErrorKind::ty(id, "type chain is cyclic"));
+        };
+        let mut t = base;
+        for len in dims.into_iter().rev() {
+            let n = lit(u64::from(len));
+            t = quote!([#t; #n]);
+        }
+        Ok(t)
+    }
+
+    /// `Default` value expression for a field of type `id`.
+    pub(crate) fn zero_expr(&self, id: TypeId) -> KResult<TokenStream> {
+        let mut dims = Vec::new();
+        let mut cur = id;
+        for _ in 0..=self.ir.types.len() {
+            match &self.ir.get(cur).kind {
+                Kind::Qual { target } | Kind::Typedef { target } => cur = *target,
+                Kind::Array { elem, len } => {
+                    dims.push(*len);
+                    cur = *elem;
+                }
+                _ => {
+                    let mut e = quote!(::core::default::Default::default());
+                    for len in dims.into_iter().rev() {
+                        e = if len == 0 {
+                            quote!([])
+                        } else {
+                            let n = lit(u64::from(len));
+                            quote!([#e; #n])
+                        };
+                    }
+                    return Ok(e);
+                }
+            }
+        }
+        Err(ErrorKind::ty(id, "type chain is cyclic"))
+    }
+
+    /// Derives shared by all data items.
+    pub(crate) fn derives(&self) -> TokenStream {
+        if self.cfg.zerocopy {
+            quote! {
+                #[derive(Clone, Copy)]
+                #[derive(::zerocopy::FromBytes, ::zerocopy::IntoBytes, ::zerocopy::KnownLayout, ::zerocopy::Immutable)]
+            }
+        } else {
+            quote!(#[derive(Clone, Copy)])
+        }
+    }
+}

@@ -1,0 +1,625 @@
+//! Items: structs, unions (as exact-size storage with accessors), enums (as integer
+//! newtypes), typedefs and opaque forward declarations.
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{asserts, ident, int_name, lit, prim, Emitter};
+use crate::error::{ErrorKind, KResult};
+use crate::ir::{Composite, Kind, TypeId};
+use crate::layout::Slot;
+use crate::naming::{bare, field_names};
+use crate::object::Endian;
+
+/// Members and methods of one generated impl, with unique method names.
+#[derive(Default)]
+struct Accessors {
+    methods: Vec<TokenStream>,
+    used: HashSet<String>,
+}
+
+impl Accessors {
+    fn unique(&mut self, want: String) -> proc_macro2::Ident {
+        let mut name = want;
+        while !self.used.insert(bare(&name).to_string()) {
+            name.push('_');
+        }
+        ident(&name)
+    }
+}
+
+/// How to read and write a value held as bytes.
+enum Scalar {
+    /// An integer or float: `T::from_le_bytes`.
+    Num(TokenStream),
+    /// An enum newtype around an integer.
+    Enum(TokenStream, TokenStream),
+}
+
+impl Emitter<'_> {
+    fn repr(&self, align: u32, attr: bool) -> TokenStream {
+        if attr {
+            let a = lit(u64::from(align));
+            quote!(#[repr(C, align(#a))])
+        } else {
+            quote!(#[repr(C)])
+        }
+    }
+
+    fn doc_head(&self, id: TypeId, size: u32, align: u32) -> String {
+        format!(
+            "C `{}` (BTF type id {id}): {size} bytes, aligned to {align}.",
+            self.c_spelling(id)
+        )
+    }
+
+    fn scalar(&self, ty: TypeId) -> KResult<Option<Scalar>> {
+        let s = self.ir.strip(ty)?;
+        Ok(match &self.ir.get(s).kind {
+            Kind::Int(i) => Some(Scalar::Num(prim(int_name(i.size, i.signed)))),
+            Kind::Ptr { .. } => Some(Scalar::Num(prim("u64"))),
+            Kind::Float { size: 4 } => Some(Scalar::Num(prim("f32"))),
+            Kind::Float { size: 8 } => Some(Scalar::Num(prim("f64"))),
+            Kind::Enum(e) => Some(Scalar::Enum(
+                self.rust_ty(s)?,
+                prim(int_name(e.size, e.signed)),
+            )),
+            _ => None,
+        })
+    }
+
+    /// Getter and setter bodies for a value of type `ty` stored in bytes
+    /// `storage[off..off + n]` (`storage` is a `[u8; total]` place).
+    fn bytes_access(
+        &self,
+        storage: &TokenStream,
+        off: u32,
+        n: u32,
+        total: u32,
+        ty: TypeId,
+        checks: &mut Vec<TokenStream>,
+    ) -> KResult<(TokenStream, TokenStream, TokenStream)> {
+        let (from, to) = match self.ir.endian {
+            Endian::Little => (quote!(from_le_bytes), quote!(to_le_bytes)),
+            Endian::Big => (quote!(from_be_bytes), quote!(to_be_bytes)),
+        };
+        let whole = off == 0 && n == total;
+        let (o, e, nl) = (
+            lit(u64::from(off)),
+            lit(u64::from(off + n)),
+            lit(u64::from(n)),
+        );
+        let read = if whole {
+            quote!(#storage)
+        } else {
+            quote!({
+                let mut b = [0u8; #nl];
+                b.copy_from_slice(&#storage[#o..#e]);
+                b
+            })
+        };
+        let write = |bytes: TokenStream| {
+            if whole {
+                quote!(#storage = #bytes;)
+            } else {
+                quote!(#storage[#o..#e].copy_from_slice(&#bytes);)
+            }
+        };
+        Ok(match self.scalar(ty)? {
+            Some(Scalar::Num(p)) => {
+                let ret = self.rust_ty(ty)?;
+                (ret, quote!(#p::#from(#read)), write(quote!(value.#to())))
+            }
+            Some(Scalar::Enum(en, p)) => (
+                en.clone(),
+                quote!(#en(#p::#from(#read))),
+                write(quote!(value.0.#to())),
+            ),
+            None => {
+                let ret = self.rust_ty(ty)?;
+                let msg = format!(
+                    "bpfgen: the value at bytes {off}..{} must be {n} bytes",
+                    off + n
+                );
+                checks.push(
+                    quote!(if ::core::mem::size_of::<#ret>() != #nl { ::core::panic!(#msg) }),
+                );
+                let _ = total;
+                let ptr = if off == 0 {
+                    quote!(#storage.as_ptr())
+                } else {
+                    quote!(#storage.as_ptr().add(#o))
+                };
+                let ptr_mut = if off == 0 {
+                    quote!(#storage.as_mut_ptr())
+                } else {
+                    quote!(#storage.as_mut_ptr().add(#o))
+                };
+                let s1 = self.safety(format!(
+                    "bytes {off}..{} of `{}` hold a `{}` (size asserted at compile time); every bit pattern is a valid generated type, and the read is unaligned.",
+                    off + n,
+                    storage.to_string().replace(' ', ""),
+                    ret.to_string().replace(' ', "")
+                ));
+                let s2 = self.safety(format!(
+                    "bytes {off}..{} of `{}` are in bounds (size asserted at compile time) and the write is unaligned; generated types have no padding, so every byte written is initialised.",
+                    off + n,
+                    storage.to_string().replace(' ', "")
+                ));
+                (
+                    ret.clone(),
+                    quote!(#s1 unsafe { ::core::ptr::read_unaligned(#ptr.cast::<#ret>()) }),
+                    quote!(#s2 unsafe { ::core::ptr::write_unaligned(#ptr_mut.cast::<#ret>(), value) }),
+                )
+            }
+        })
+    }
+
+    pub(super) fn struct_item(&mut self, id: TypeId) -> KResult<TokenStream> {
+        let layout = self.layouts.composite(id)?.clone();
+        let Kind::Struct(c) = &self.ir.get(id).kind else {
+            return Err(ErrorKind::ty(id, "internal: not a struct"));
+        };
+        let c: &Composite = c;
+        let name = self.item_name(id)?.to_string();
+        let name_i = ident(&name);
+        let fnames = field_names(&c.members);
+        let mut used: HashSet<String> = fnames.iter().map(|f| bare(f).to_string()).collect();
+        let mut unique_field = |want: String| {
+            let mut n = want;
+            while !used.insert(n.clone()) {
+                n.push('_');
+            }
+            ident(&n)
+        };
+        let mut acc = Accessors::default();
+        let mut fields = Vec::new();
+        let mut defaults = Vec::new();
+        let mut debug = Vec::new();
+        let mut offsets = Vec::new();
+        let mut checks = Vec::new();
+        let c_label = |i: usize| -> String {
+            c.members[i]
+                .name
+                .clone()
+                .unwrap_or_else(|| bare(&fnames[i]).to_string())
+        };
+        for slot in &layout.slots {
+            match slot {
+                Slot::Field {
+                    member,
+                    offset,
+                    size,
+                } => {
+                    let m = &c.members[*member];
+                    let f = ident(&fnames[*member]);
+                    let ty = self.rust_ty(m.ty)?;
+                    let zero = self.zero_expr(m.ty)?;
+                    let doc = if *size == 0 {
+                        let d = format!(
+                            "C `{}` at offset {offset}: flexible array member; its elements continue past the end of the struct.",
+                            c_label(*member)
+                        );
+                        quote!(#[doc = #d])
+                    } else {
+                        quote!()
+                    };
+                    fields.push(quote!(#doc pub #f: #ty,));
+                    defaults.push(quote!(#f: #zero,));
+                    let l = c_label(*member);
+                    debug.push(quote!(.field(#l, &self.#f)));
+                    offsets.push((f, *offset, l));
+                }
+                Slot::Bytes {
+                    member,
+                    offset,
+                    size,
+                } => {
+                    let m = &c.members[*member];
+                    let getter_name = fnames[*member].clone();
+                    let store = unique_field(format!("{}_bytes", bare(&getter_name)));
+                    let n = lit(u64::from(*size));
+                    let u8t = prim("u8");
+                    let l = c_label(*member);
+                    let d = format!(
+                        "C `{l}` at offset {offset}, held as bytes because the C layout does not align it for its type; use `{}()` and `set_{}()`.",
+                        bare(&getter_name),
+                        bare(&getter_name)
+                    );
+                    fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
+                    defaults.push(quote!(#store: [0; #n],));
+                    offsets.push((store.clone(), *offset, l.clone()));
+                    let storage = quote!(self.#store);
+                    let (ret, get, set) =
+                        self.bytes_access(&storage, 0, *size, *size, m.ty, &mut checks)?;
+                    let g = acc.unique(getter_name.clone());
+                    let s = acc.unique(format!("set_{}", bare(&getter_name)));
+                    let gd = format!("Reads C `{l}`.");
+                    let sd = format!("Writes C `{l}`.");
+                    acc.methods.push(quote! {
+                        #[doc = #gd]
+                        #[inline]
+                        pub fn #g(&self) -> #ret { #get }
+                        #[doc = #sd]
+                        #[inline]
+                        pub fn #s(&mut self, value: #ret) { #set }
+                    });
+                    debug.push(quote!(.field(#l, &self.#g())));
+                }
+                Slot::Bits {
+                    offset,
+                    len,
+                    members,
+                } => {
+                    let store = unique_field(format!("_bitfield_{offset}"));
+                    let n = lit(u64::from(*len));
+                    let u8t = prim("u8");
+                    let names: Vec<String> = members
+                        .iter()
+                        .map(|&i| format!("`{}`", c_label(i)))
+                        .collect();
+                    let d = format!(
+                        "Bitfield storage, bytes {offset}..{} of the struct: C {}; use the accessors.",
+                        offset + len,
+                        names.join(", ")
+                    );
+                    fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
+                    defaults.push(quote!(#store: [0; #n],));
+                    offsets.push((
+                        store.clone(),
+                        *offset,
+                        format!("bitfield storage at {offset}"),
+                    ));
+                    for &i in members {
+                        let Some(bf) = &layout.bitfields[i] else {
+                            continue;
+                        };
+                        let rel = bf.bit_offset - offset * 8;
+                        let storage = quote!(self.#store);
+                        let l = c_label(i);
+                        let g = acc.unique(fnames[i].clone());
+                        let s = acc.unique(format!("set_{}", bare(&fnames[i])));
+                        acc.methods.push(self.bitfield_accessors(
+                            &storage,
+                            rel,
+                            bf.bits,
+                            c.members[i].ty,
+                            &l,
+                            &g,
+                            &s,
+                        )?);
+                        debug.push(quote!(.field(#l, &self.#g())));
+                    }
+                }
+                Slot::Pad { offset, len } => {
+                    let store = unique_field(format!("_pad_{offset}"));
+                    let n = lit(u64::from(*len));
+                    let u8t = prim("u8");
+                    let d = format!("Padding: {len} bytes the C compiler leaves unused.");
+                    fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
+                    defaults.push(quote!(#store: [0; #n],));
+                    offsets.push((store, *offset, format!("padding at {offset}")));
+                }
+            }
+        }
+        let mut doc = vec![self.doc_head(id, layout.size, layout.align)];
+        if layout.packed {
+            doc.push(String::new());
+            doc.push("Packed in C: members its layout leaves unaligned are held as bytes, with accessors.".into());
+        }
+        let repr = self.repr(layout.align, layout.align_attr);
+        let derives = self.derives();
+        let cname = self.c_spelling(id);
+        let cname_short = c_short(&cname, &name);
+        let methods = &acc.methods;
+        let impl_block = if methods.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                #[allow(non_snake_case, clippy::identity_op)]
+                impl #name_i { #(#methods)* }
+            }
+        };
+        let assert_block =
+            asserts::struct_block(&name_i, &name, layout.size, layout.align, &offsets, &checks);
+        Ok(quote! {
+            #(#[doc = #doc])*
+            #repr
+            #derives
+            #[allow(non_camel_case_types, non_snake_case)]
+            pub struct #name_i { #(#fields)* }
+
+            #[allow(clippy::derivable_impls)]
+            impl ::core::default::Default for #name_i {
+                fn default() -> Self { Self { #(#defaults)* } }
+            }
+
+            impl ::core::fmt::Debug for #name_i {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(#cname_short) #(#debug)* .finish()
+                }
+            }
+
+            #impl_block
+            #assert_block
+        })
+    }
+
+    pub(super) fn union_item(&mut self, id: TypeId) -> KResult<TokenStream> {
+        let layout = self.layouts.composite(id)?.clone();
+        let Kind::Union(c) = &self.ir.get(id).kind else {
+            return Err(ErrorKind::ty(id, "internal: not a union"));
+        };
+        let name = self.item_name(id)?.to_string();
+        let name_i = ident(&name);
+        let fnames = field_names(&c.members);
+        let size = layout.size;
+        let n = lit(u64::from(size));
+        let u8t = prim("u8");
+        let mut acc = Accessors::default();
+        acc.used.insert("bytes".into());
+        let mut debug = Vec::new();
+        let mut checks = Vec::new();
+        let storage = quote!(self._data);
+        for (i, m) in c.members.iter().enumerate() {
+            let l = m
+                .name
+                .clone()
+                .unwrap_or_else(|| bare(&fnames[i]).to_string());
+            let g = acc.unique(fnames[i].clone());
+            let s = acc.unique(format!("set_{}", bare(&fnames[i])));
+            if let Some(bf) = &layout.bitfields[i] {
+                acc.methods.push(self.bitfield_accessors(
+                    &storage,
+                    bf.bit_offset,
+                    bf.bits,
+                    m.ty,
+                    &l,
+                    &g,
+                    &s,
+                )?);
+            } else {
+                let off = m.bit_offset / 8;
+                let msize = u32::try_from(self.ir.size_of(m.ty)?).unwrap_or(u32::MAX);
+                let (ret, get, set) =
+                    self.bytes_access(&storage, off, msize, size, m.ty, &mut checks)?;
+                let gd = format!("Reads the union as its C member `{l}`.");
+                let sd = format!("Writes C member `{l}` (bytes past its size keep their value).");
+                acc.methods.push(quote! {
+                    #[doc = #gd]
+                    #[inline]
+                    pub fn #g(&self) -> #ret { #get }
+                    #[doc = #sd]
+                    #[inline]
+                    pub fn #s(&mut self, value: #ret) { #set }
+                });
+            }
+            debug.push(quote!(.field(#l, &self.#g())));
+        }
+        let doc = vec![
+            self.doc_head(id, size, layout.align),
+            String::new(),
+            "A C union: its bytes are `_data`; each member is read and written through its accessor.".to_string(),
+        ];
+        let repr = self.repr(layout.align, layout.align_attr);
+        let derives = self.derives();
+        let cname = self.c_spelling(id);
+        let cname_short = c_short(&cname, &name);
+        let methods = &acc.methods;
+        let d = "The union's bytes.";
+        let assert_block = asserts::struct_block(&name_i, &name, size, layout.align, &[], &checks);
+        Ok(quote! {
+            #(#[doc = #doc])*
+            #repr
+            #derives
+            #[allow(non_camel_case_types)]
+            pub struct #name_i {
+                #[doc = #d]
+                pub _data: [#u8t; #n],
+            }
+
+            #[allow(clippy::derivable_impls)]
+            impl ::core::default::Default for #name_i {
+                fn default() -> Self { Self { _data: [0; #n] } }
+            }
+
+            impl ::core::fmt::Debug for #name_i {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(#cname_short) #(#debug)* .finish()
+                }
+            }
+
+            #[allow(non_snake_case, clippy::identity_op)]
+            impl #name_i {
+                #[doc = "The union's bytes, as the kernel sees them."]
+                #[inline]
+                pub fn bytes(&self) -> &[#u8t; #n] { &self._data }
+                #(#methods)*
+            }
+            #assert_block
+        })
+    }
+
+    pub(super) fn enum_item(&mut self, id: TypeId) -> KResult<TokenStream> {
+        let Kind::Enum(e) = &self.ir.get(id).kind else {
+            return Err(ErrorKind::ty(id, "internal: not an enum"));
+        };
+        let name = self.item_name(id)?.to_string();
+        let name_i = ident(&name);
+        let repr_ty = prim(int_name(e.size, e.signed));
+        let bits = e.size * 8;
+        let mut consts = Vec::new();
+        let mut arms = Vec::new();
+        let mut seen_vals = HashSet::new();
+        let mut used = HashSet::new();
+        for (cname, raw) in &e.values {
+            let v = fit(*raw, bits, e.signed).ok_or_else(|| {
+                ErrorKind::ty(
+                    id,
+                    format!(
+                        "enumerator `{cname}` = {raw:#x} does not fit the enum's {} bytes",
+                        e.size
+                    ),
+                )
+            })?;
+            let mut rust = crate::naming::ident(cname);
+            while !used.insert(bare(&rust).to_string()) {
+                rust.push('_');
+            }
+            let ci = ident(&rust);
+            let val = if e.signed {
+                signed_lit(v as i64)
+            } else {
+                let l = lit(v);
+                quote!(#l)
+            };
+            let d = format!(
+                "C `{cname}` = {}",
+                if e.signed {
+                    (v as i64).to_string()
+                } else {
+                    v.to_string()
+                }
+            );
+            consts.push(quote!(#[doc = #d] pub const #ci: Self = Self(#val);));
+            if seen_vals.insert(v) {
+                arms.push(quote!(#val => f.write_str(#cname),));
+            }
+        }
+        let (repr, align_note) = if e.size == 8 {
+            (
+                quote!(#[repr(C, align(8))]),
+                " (`repr(C, align(8))`: 8-aligned on every host)",
+            )
+        } else {
+            (quote!(#[repr(transparent)]), "")
+        };
+        let doc = [
+            format!(
+                "C `{}` (BTF type id {id}): {} bytes, {}{align_note}.",
+                self.c_spelling(id),
+                e.size,
+                if e.signed { "signed" } else { "unsigned" },
+            ),
+            String::new(),
+            "An integer newtype, not a Rust `enum`: the kernel's bytes may hold any value."
+                .to_string(),
+            "Known values are associated constants.".to_string(),
+        ];
+        let zc = if self.cfg.zerocopy {
+            quote!(#[derive(::zerocopy::FromBytes, ::zerocopy::IntoBytes, ::zerocopy::KnownLayout, ::zerocopy::Immutable)])
+        } else {
+            quote!()
+        };
+        let cname_short = c_short(&self.c_spelling(id), &name);
+        let size = lit(u64::from(e.size));
+        let fallback = quote!(_ => f.debug_tuple(#cname_short).field(&self.0).finish(),);
+        let msg_s = format!("bpfgen: size of `{name}` differs from the BTF ({})", e.size);
+        let msg_a = format!(
+            "bpfgen: alignment of `{name}` differs from the BTF ({})",
+            e.size
+        );
+        Ok(quote! {
+            #(#[doc = #doc])*
+            #repr
+            #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+            #zc
+            #[allow(non_camel_case_types)]
+            pub struct #name_i(pub #repr_ty);
+
+            #[allow(non_upper_case_globals)]
+            impl #name_i { #(#consts)* }
+
+            impl ::core::fmt::Debug for #name_i {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    match self.0 { #(#arms)* #fallback }
+                }
+            }
+
+            const _: () = {
+                if ::core::mem::size_of::<#name_i>() != #size { ::core::panic!(#msg_s) }
+                if ::core::mem::align_of::<#name_i>() != #size { ::core::panic!(#msg_a) }
+            };
+        })
+    }
+
+    pub(super) fn typedef_item(&mut self, id: TypeId, target: TypeId) -> KResult<TokenStream> {
+        let name = self.item_name(id)?.to_string();
+        let name_i = ident(&name);
+        let ty = self.rust_ty(target)?;
+        let doc = format!("C `{}` (BTF type id {id}).", self.c_spelling(id));
+        Ok(quote! {
+            #[doc = #doc]
+            #[allow(non_camel_case_types)]
+            pub type #name_i = #ty;
+        })
+    }
+
+    pub(super) fn opaque_item(&mut self, id: TypeId) -> TokenStream {
+        let name = self.names.item(id).unwrap_or("_").to_string();
+        let name_i = ident(&name);
+        let doc = format!(
+            "C `{}` (BTF type id {id}): only declared, never defined, in the BTF. Opaque: use it behind pointers (which are `u64` here).",
+            self.c_spelling(id)
+        );
+        let derives = self.derives();
+        let u8t = prim("u8");
+        quote! {
+            #[doc = #doc]
+            #[repr(C)]
+            #derives
+            #[derive(Debug, Default)]
+            #[allow(non_camel_case_types)]
+            pub struct #name_i { _opaque: [#u8t; 0] }
+        }
+    }
+}
+
+/// `struct foo` → `foo` for Debug output of named types; anonymous ones use the Rust name.
+fn c_short(c: &str, rust: &str) -> String {
+    if c.starts_with("anonymous") {
+        bare(rust).to_string()
+    } else {
+        c.split_whitespace().last().unwrap_or(rust).to_string()
+    }
+}
+
+/// `raw` as the `bits`-wide value of an enum, if it fits.
+fn fit(raw: u64, bits: u32, signed: bool) -> Option<u64> {
+    if bits >= 64 {
+        return Some(raw);
+    }
+    let mask = (1u64 << bits) - 1;
+    if signed {
+        let v = raw as i64;
+        let (min, max) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+        if (min..=max).contains(&v) {
+            Some(v as u64)
+        } else if raw <= mask {
+            // Stored zero-extended: reinterpret the low bits.
+            let shift = 64 - bits;
+            Some((((raw << shift) as i64) >> shift) as u64)
+        } else {
+            None
+        }
+    } else if raw <= mask {
+        Some(raw)
+    } else if (raw as i64) < 0 && (raw as i64) >= -(1i64 << (bits - 1)) {
+        // A negative value in an enum BTF calls unsigned (older BTF): keep its bits.
+        Some(raw & mask)
+    } else {
+        None
+    }
+}
+
+fn signed_lit(v: i64) -> TokenStream {
+    if v < 0 {
+        let l = lit(v.unsigned_abs());
+        quote!(-#l)
+    } else {
+        let l = lit(v as u64);
+        quote!(#l)
+    }
+}

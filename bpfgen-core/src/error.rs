@@ -1,0 +1,104 @@
+//! The one error type of bpfgen. Every variant says where the problem is: the file,
+//! and the byte offset, section or BTF type id inside it.
+
+use std::fmt;
+
+/// An error, with the input it concerns.
+#[derive(Debug)]
+pub struct Error {
+    /// The input file (as given by the user), or a short description of in-memory input.
+    pub file: String,
+    /// What is wrong.
+    pub kind: ErrorKind,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.kind)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What is wrong, without the file name (see [`Error`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot write output `{path}`: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("not an ELF object or raw BTF file (first bytes {first_bytes})")]
+    NotObject { first_bytes: String },
+    #[error("malformed ELF: {0}")]
+    Elf(String),
+    #[error("not a BPF object: ELF machine is {machine} (bpfgen reads `clang -target bpf` objects and raw BTF)")]
+    NotBpf { machine: String },
+    #[error("32-bit ELF: BPF objects are 64-bit (ELFCLASS64)")]
+    Elf32,
+    #[error("no `.BTF` section (compile with `clang -g -target bpf`)")]
+    NoBtf,
+    #[error("section `{section}` is compressed or unreadable: {msg}")]
+    Section { section: String, msg: String },
+    #[error("BTF byte order ({btf}) differs from the ELF byte order ({elf})")]
+    EndianMismatch {
+        btf: &'static str,
+        elf: &'static str,
+    },
+    #[error("BTF: truncated at byte {offset}: {what}")]
+    Truncated { offset: u64, what: String },
+    #[error("BTF: bad magic {magic:#06x} at byte 0 (expected 0xeb9f)")]
+    BadMagic { magic: u16 },
+    #[error("BTF header: {0}")]
+    Header(String),
+    #[error("BTF string table: {what} at string offset {offset}")]
+    Strings { offset: u32, what: String },
+    #[error("unknown BTF kind {kind} at type id {id} (byte {offset} of the type section)")]
+    UnknownKind { kind: u32, id: u32, offset: u64 },
+    #[error("BTF type id {id}: {what}")]
+    Type { id: u32, what: String },
+    #[error("BTF: {0}")]
+    Btf(String),
+    #[error("the split BTF needs its base: pass `--base BASE_BTF` (e.g. /sys/kernel/btf/vmlinux)")]
+    NeedsBase,
+    #[error("type `{name}` not found{}", suggestions(.close))]
+    TypeNotFound { name: String, close: Vec<String> },
+    #[error("raw BTF holds the whole kernel: choose types with `--type NAME` (repeatable) or pass `--all`")]
+    SelectionRequired,
+    #[error(
+        "input is {size} bytes, over the limit of {limit} bytes (raise it with `--max-input-size`)"
+    )]
+    TooLarge { size: u64, limit: u64 },
+}
+
+fn suggestions(close: &[String]) -> String {
+    if close.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = close.iter().map(|n| format!("`{n}`")).collect();
+        format!("; close matches: {}", names.join(", "))
+    }
+}
+
+impl ErrorKind {
+    /// Attaches the file name.
+    pub fn at(self, file: impl Into<String>) -> Error {
+        Error {
+            file: file.into(),
+            kind: self,
+        }
+    }
+
+    pub(crate) fn ty(id: u32, what: impl Into<String>) -> Self {
+        ErrorKind::Type {
+            id,
+            what: what.into(),
+        }
+    }
+}
+
+/// Result with [`ErrorKind`], used inside the pipeline before the file name is attached.
+pub type KResult<T> = std::result::Result<T, ErrorKind>;

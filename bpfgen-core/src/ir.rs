@@ -1,0 +1,405 @@
+//! The type graph the generator works on: one enum variant per BTF kind, names
+//! resolved, every type id checked to point at an existing type. Walks along
+//! typedef/qualifier/array chains are iterative and bounded, so hostile chains
+//! (cycles, 10k-deep typedefs) give an error, never a hang or a stack overflow.
+
+use crate::btf::Loaded;
+use crate::error::{ErrorKind, KResult};
+use crate::object::Endian;
+
+pub type TypeId = u32;
+
+#[derive(Clone, Debug)]
+pub struct Type {
+    /// The C name; `None` for anonymous types.
+    pub name: Option<String>,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Debug)]
+pub enum Kind {
+    Void,
+    Int(Int),
+    Float {
+        size: u32,
+    },
+    Ptr {
+        target: TypeId,
+    },
+    Array {
+        elem: TypeId,
+        len: u32,
+    },
+    Struct(Composite),
+    Union(Composite),
+    Enum(Enum),
+    Fwd {
+        union: bool,
+    },
+    Typedef {
+        target: TypeId,
+    },
+    /// const, volatile, restrict and type tags: layout-neutral.
+    Qual {
+        target: TypeId,
+    },
+    Func,
+    FuncProto,
+    Var {
+        target: TypeId,
+    },
+    Datasec {
+        vars: Vec<SecVar>,
+    },
+    DeclTag,
+}
+
+#[derive(Clone, Debug)]
+pub struct Int {
+    pub size: u32,
+    pub signed: bool,
+    pub char: bool,
+    pub bool: bool,
+    /// Number of value bits (BTF_INT_BITS).
+    pub bits: u32,
+    /// Bit offset of the value (BTF_INT_OFFSET; legacy bitfield encoding).
+    pub bit_offset: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Composite {
+    pub size: u32,
+    pub members: Vec<Member>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// `None` for C11 anonymous members.
+    pub name: Option<String>,
+    pub ty: TypeId,
+    pub bit_offset: u32,
+    /// Width of a bitfield member; `None` for ordinary members.
+    pub bits: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Enum {
+    pub size: u32,
+    pub signed: bool,
+    pub is64: bool,
+    /// Enumerators with their value's raw bits (sign-extended to 64 bits when signed).
+    pub values: Vec<(String, u64)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SecVar {
+    pub var: TypeId,
+    pub offset: u32,
+    pub size: u32,
+}
+
+/// The whole graph. Index = BTF type id; id 0 is `void`.
+pub struct Ir {
+    pub types: Vec<Type>,
+    pub endian: Endian,
+    /// First id of the main blob (1, or the first split id when a base is used).
+    pub first_id: TypeId,
+}
+
+impl Ir {
+    pub fn get(&self, id: TypeId) -> &Type {
+        // Every id stored in the graph was checked in `build`.
+        &self.types[id as usize]
+    }
+
+    pub fn name(&self, id: TypeId) -> Option<&str> {
+        self.get(id).name.as_deref()
+    }
+
+    /// Follows typedefs and qualifiers to the underlying type.
+    pub fn strip(&self, id: TypeId) -> KResult<TypeId> {
+        self.walk(id, true)
+    }
+
+    /// Follows qualifiers only (typedefs are kept: they name the type).
+    pub fn strip_quals(&self, id: TypeId) -> KResult<TypeId> {
+        self.walk(id, false)
+    }
+
+    fn walk(&self, start: TypeId, typedefs: bool) -> KResult<TypeId> {
+        let mut id = start;
+        for _ in 0..=self.types.len() {
+            match &self.get(id).kind {
+                Kind::Qual { target } => id = *target,
+                Kind::Typedef { target } if typedefs => id = *target,
+                _ => return Ok(id),
+            }
+        }
+        Err(ErrorKind::ty(start, "typedef/qualifier chain is cyclic"))
+    }
+
+    /// Size in bytes of a value of type `id`.
+    pub fn size_of(&self, start: TypeId) -> KResult<u64> {
+        let mut id = start;
+        let mut mult: u64 = 1;
+        for _ in 0..=self.types.len() {
+            let size = match &self.get(id).kind {
+                Kind::Qual { target } | Kind::Typedef { target } => {
+                    id = *target;
+                    continue;
+                }
+                Kind::Array { elem, len } => {
+                    mult = mult
+                        .checked_mul(u64::from(*len))
+                        .filter(|m| *m <= u64::from(u32::MAX))
+                        .ok_or_else(|| ErrorKind::ty(id, "array size overflows 4 GiB"))?;
+                    id = *elem;
+                    continue;
+                }
+                Kind::Int(i) => i.size,
+                Kind::Float { size } => *size,
+                Kind::Ptr { .. } => 8,
+                Kind::Struct(c) | Kind::Union(c) => c.size,
+                Kind::Enum(e) => e.size,
+                Kind::Void => return Err(ErrorKind::ty(start, "a value of type void has no size")),
+                Kind::Fwd { .. } => {
+                    return Err(ErrorKind::ty(
+                        start,
+                        format!(
+                            "incomplete type (forward declaration of `{}`) used by value",
+                            self.name(id).unwrap_or("?")
+                        ),
+                    ))
+                }
+                Kind::Func
+                | Kind::FuncProto
+                | Kind::Var { .. }
+                | Kind::Datasec { .. }
+                | Kind::DeclTag => return Err(ErrorKind::ty(start, "not a data type")),
+            };
+            return mult
+                .checked_mul(u64::from(size))
+                .filter(|s| *s <= u64::from(u32::MAX))
+                .ok_or_else(|| ErrorKind::ty(start, "size overflows 4 GiB"));
+        }
+        Err(ErrorKind::ty(start, "type chain is cyclic"))
+    }
+
+    /// Ids of the types `id` refers to directly (for reachability walks).
+    pub fn refs(&self, id: TypeId) -> Vec<TypeId> {
+        match &self.get(id).kind {
+            Kind::Ptr { target }
+            | Kind::Typedef { target }
+            | Kind::Qual { target }
+            | Kind::Var { target } => vec![*target],
+            Kind::Array { elem, .. } => vec![*elem],
+            Kind::Struct(c) | Kind::Union(c) => c.members.iter().map(|m| m.ty).collect(),
+            Kind::Datasec { vars } => vars.iter().map(|v| v.var).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Converts the btf-rs view into the graph, checking every reference.
+pub fn build(loaded: &Loaded) -> KResult<Ir> {
+    let btf = &loaded.btf;
+    let last = loaded.last_id();
+    let mut types = Vec::with_capacity(last as usize + 1);
+    for id in 0..=last {
+        let t = btf
+            .resolve_type_by_id(id)
+            .map_err(|e| ErrorKind::ty(id, format!("cannot decode: {e}")))?;
+        types.push(convert(loaded, id, &t)?);
+    }
+    let ir = Ir {
+        types,
+        endian: loaded.raw.endian,
+        first_id: loaded.raw.first_id,
+    };
+    for id in 0..=last {
+        for r in ir.refs(id) {
+            if r > last {
+                return Err(ErrorKind::ty(
+                    id,
+                    format!("refers to type id {r}, past the last type id {last}"),
+                ));
+            }
+        }
+    }
+    Ok(ir)
+}
+
+fn convert(loaded: &Loaded, id: TypeId, t: &btf_rs::Type) -> KResult<Type> {
+    use btf_rs::{BtfType, Type as B};
+    let btf = &loaded.btf;
+    let name_of = |x: &dyn BtfType| -> KResult<Option<String>> {
+        let n = btf
+            .resolve_name(x)
+            .map_err(|e| ErrorKind::ty(id, format!("bad name: {e}")))?;
+        Ok(if n.is_empty() { None } else { Some(n) })
+    };
+    let target_of = |x: &dyn BtfType| -> KResult<TypeId> {
+        x.get_type_id()
+            .ok_or_else(|| ErrorKind::ty(id, "missing referenced type"))
+    };
+    let size_u32 = |s: usize| -> u32 { u32::try_from(s).unwrap_or(u32::MAX) };
+    let (name, kind) = match t {
+        B::Void => (None, Kind::Void),
+        B::Int(i) => {
+            let word = loaded.int_word(id).unwrap_or(0);
+            (
+                name_of(i)?,
+                Kind::Int(Int {
+                    size: size_u32(i.size()),
+                    signed: i.is_signed(),
+                    char: i.is_char(),
+                    bool: i.is_bool(),
+                    bits: word & 0xff,
+                    bit_offset: (word >> 16) & 0xff,
+                }),
+            )
+        }
+        B::Float(f) => (
+            name_of(f)?,
+            Kind::Float {
+                size: size_u32(f.size()),
+            },
+        ),
+        B::Ptr(p) => (
+            None,
+            Kind::Ptr {
+                target: target_of(p)?,
+            },
+        ),
+        B::Array(a) => (
+            None,
+            Kind::Array {
+                elem: target_of(a)?,
+                len: u32::try_from(a.len()).unwrap_or(u32::MAX),
+            },
+        ),
+        B::Struct(s) | B::Union(s) => {
+            let mut members = Vec::with_capacity(s.members.len());
+            for m in &s.members {
+                members.push(Member {
+                    name: name_of(m)?,
+                    ty: target_of(m)?,
+                    bit_offset: m.bit_offset(),
+                    bits: m.bitfield_size().filter(|b| *b != 0),
+                });
+            }
+            let c = Composite {
+                size: size_u32(s.size()),
+                members,
+            };
+            let kind = if matches!(t, B::Struct(_)) {
+                Kind::Struct(c)
+            } else {
+                Kind::Union(c)
+            };
+            (name_of(s)?, kind)
+        }
+        B::Enum(e) => {
+            let mut values = Vec::with_capacity(e.members.len());
+            for m in &e.members {
+                let raw = m.val();
+                let v = if e.is_signed() {
+                    raw as i32 as i64 as u64
+                } else {
+                    u64::from(raw)
+                };
+                values.push((name_of(m)?.unwrap_or_default(), v));
+            }
+            (
+                name_of(e)?,
+                Kind::Enum(Enum {
+                    size: size_u32(e.size()),
+                    signed: e.is_signed(),
+                    is64: false,
+                    values,
+                }),
+            )
+        }
+        B::Enum64(e) => {
+            let mut values = Vec::with_capacity(e.members.len());
+            for m in &e.members {
+                values.push((name_of(m)?.unwrap_or_default(), m.val()));
+            }
+            (
+                name_of(e)?,
+                Kind::Enum(Enum {
+                    size: size_u32(e.size()),
+                    signed: e.is_signed(),
+                    is64: true,
+                    values,
+                }),
+            )
+        }
+        B::Fwd(f) => (
+            name_of(f)?,
+            Kind::Fwd {
+                union: f.is_union(),
+            },
+        ),
+        B::Typedef(td) => (
+            name_of(td)?,
+            Kind::Typedef {
+                target: target_of(td)?,
+            },
+        ),
+        B::Volatile(q) | B::Const(q) | B::Restrict(q) => (
+            None,
+            Kind::Qual {
+                target: target_of(q)?,
+            },
+        ),
+        B::TypeTag(q) => (
+            None,
+            Kind::Qual {
+                target: target_of(q)?,
+            },
+        ),
+        B::Func(f) => (name_of(f)?, Kind::Func),
+        B::FuncProto(_) => (None, Kind::FuncProto),
+        B::Var(v) => (
+            name_of(v)?,
+            Kind::Var {
+                target: target_of(v)?,
+            },
+        ),
+        B::Datasec(d) => {
+            let mut vars = Vec::with_capacity(d.variables.len());
+            for v in &d.variables {
+                vars.push(SecVar {
+                    var: target_of(v)?,
+                    offset: v.offset(),
+                    size: size_u32(v.size()),
+                });
+            }
+            (name_of(d)?, Kind::Datasec { vars })
+        }
+        B::DeclTag(_) => (None, Kind::DeclTag),
+        #[allow(unreachable_patterns)]
+        _ => {
+            return Err(ErrorKind::ty(
+                id,
+                format!("BTF kind `{}` is not supported", t.name()),
+            ))
+        }
+    };
+    // Sanity of sizes that the layout relies on.
+    if let Kind::Float { size } = &kind {
+        if !matches!(size, 2 | 4 | 8 | 12 | 16) {
+            return Err(ErrorKind::ty(id, format!("FLOAT of size {size}")));
+        }
+    }
+    if let Kind::Enum(e) = &kind {
+        if !matches!(e.size, 1 | 2 | 4 | 8) {
+            return Err(ErrorKind::ty(
+                id,
+                format!("ENUM of size {} (expected 1, 2, 4 or 8)", e.size),
+            ));
+        }
+    }
+    Ok(Type { name, kind })
+}

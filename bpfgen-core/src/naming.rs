@@ -1,0 +1,298 @@
+//! Stable Rust names for C types and members.
+//!
+//! Rules (also in the README):
+//! - Named C types keep their C name verbatim (`struct vip_key` → `vip_key`).
+//! - Rust keywords become raw identifiers (`type` → `r#type`); the ones that cannot be
+//!   raw (`self`, `Self`, `super`, `crate`, `_`) get a trailing underscore (`self_`).
+//!   Characters that cannot appear in an identifier become `_`; a leading digit gets a
+//!   leading `_`.
+//! - An anonymous struct/union/enum is named after where it is first used, walking
+//!   named types in BTF id order: `{parent}__{member}`, or `{parent}__anon{k}` for the
+//!   k-th (from 0) unnamed member of `parent`. Nothing depends on a global counter, so
+//!   adding an unrelated anonymous type elsewhere renames nothing.
+//! - `typedef struct { … } foo_t;` names the anonymous struct `foo_t`; a typedef with
+//!   the same name as its target (`typedef struct z z;`) adds no item; a forward
+//!   declaration with a complete definition of the same name adds no item.
+//! - A top-level anonymous enum is named `anon_enum_{FIRST_ENUMERATOR}`.
+//! - Clashes (same name in different C namespaces, duplicate definitions) are settled
+//!   in BTF id order, structs/unions/enums first: the first keeps the name, a later one
+//!   becomes `{name}_{kind}` (`x_typedef`), then `{name}_{kind}_{n}` from n = 2.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::KResult;
+use crate::ir::{Ir, Kind, TypeId};
+
+const RAW_OK: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
+];
+const NO_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// The Rust identifier text for a C name (possibly `r#…`).
+pub fn ident(c: &str) -> String {
+    let mut s: String = c
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || ch == '_' {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        s.push('_');
+    }
+    if s.as_bytes()[0].is_ascii_digit() {
+        s.insert(0, '_');
+    }
+    if NO_RAW.contains(&s.as_str()) {
+        s.push('_');
+    } else if RAW_OK.contains(&s.as_str()) {
+        s.insert_str(0, "r#");
+    }
+    s
+}
+
+/// The identifier without a `r#` prefix (for building derived names).
+pub fn bare(id: &str) -> &str {
+    id.strip_prefix("r#").unwrap_or(id)
+}
+
+/// What a type id turns into in Rust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An item of its own with this name.
+    Item(String),
+    /// No item: use the Rust type of this other type id (same-name typedef, fwd of a
+    /// defined type, typedef that named its anonymous target).
+    SameAs(TypeId),
+}
+
+/// Names for every type of the graph that can become an item.
+pub struct Names {
+    pub roles: HashMap<TypeId, Role>,
+    /// For anonymous types named from a use: `parent.member` of that first use.
+    pub anon_origin: HashMap<TypeId, String>,
+}
+
+impl Names {
+    pub fn item(&self, id: TypeId) -> Option<&str> {
+        match self.roles.get(&id) {
+            Some(Role::Item(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+struct Taken(HashSet<String>);
+
+impl Taken {
+    fn claim(&mut self, want: String, kind: &str) -> String {
+        if self.0.insert(bare(&want).to_string()) {
+            return want;
+        }
+        let base = bare(&want).to_string();
+        let mut cand = format!("{base}_{kind}");
+        let mut n = 2;
+        while !self.0.insert(cand.clone()) {
+            cand = format!("{base}_{kind}_{n}");
+            n += 1;
+        }
+        cand
+    }
+}
+
+fn kind_word(k: &Kind) -> &'static str {
+    match k {
+        Kind::Struct(_) => "struct",
+        Kind::Union(_) => "union",
+        Kind::Enum(_) => "enum",
+        Kind::Typedef { .. } => "typedef",
+        _ => "fwd",
+    }
+}
+
+/// Assigns names to the whole graph (independent of which types get selected, so
+/// `--type` never changes a name).
+pub fn assign(ir: &Ir) -> KResult<Names> {
+    let mut roles: HashMap<TypeId, Role> = HashMap::new();
+    let mut anon_origin: HashMap<TypeId, String> = HashMap::new();
+    let mut taken = Taken(HashSet::new());
+    let n = ir.types.len() as TypeId;
+    let is_tagged = |id: TypeId| {
+        matches!(
+            ir.get(id).kind,
+            Kind::Struct(_) | Kind::Union(_) | Kind::Enum(_)
+        )
+    };
+
+    // 1. Named structs, unions and enums.
+    let mut defined: HashMap<&str, TypeId> = HashMap::new();
+    for id in 0..n {
+        let t = ir.get(id);
+        if let (Some(name), true) = (&t.name, is_tagged(id)) {
+            let rust = taken.claim(ident(name), kind_word(&t.kind));
+            roles.insert(id, Role::Item(rust));
+            defined.entry(name.as_str()).or_insert(id);
+        }
+    }
+    // 2. Typedefs and forward declarations.
+    for id in 0..n {
+        let t = ir.get(id);
+        let Some(name) = &t.name else { continue };
+        match &t.kind {
+            Kind::Typedef { target } => {
+                let target = ir.strip_quals(*target)?;
+                let tt = ir.get(target);
+                if !is_data(&tt.kind) {
+                    continue; // typedef of a function type or void: not data
+                }
+                if is_tagged(target) && tt.name.as_deref() == Some(name.as_str()) {
+                    roles.insert(id, Role::SameAs(target));
+                } else if is_tagged(target) && tt.name.is_none() && !roles.contains_key(&target) {
+                    let rust = taken.claim(ident(name), kind_word(&tt.kind));
+                    roles.insert(target, Role::Item(rust));
+                    roles.insert(id, Role::SameAs(target));
+                } else {
+                    let rust = taken.claim(ident(name), "typedef");
+                    roles.insert(id, Role::Item(rust));
+                }
+            }
+            Kind::Fwd { union } => match defined.get(name.as_str()) {
+                Some(def)
+                    if matches!(
+                        (&ir.get(*def).kind, union),
+                        (Kind::Struct(_), false) | (Kind::Union(_), true)
+                    ) =>
+                {
+                    roles.insert(id, Role::SameAs(*def));
+                }
+                _ => {
+                    let rust = taken.claim(ident(name), "fwd");
+                    roles.insert(id, Role::Item(rust));
+                }
+            },
+            _ => {}
+        }
+    }
+    // 3. Anonymous types, named from their first use, parents in id order.
+    let mut stack: Vec<TypeId> = Vec::new();
+    for root in 0..n {
+        if !matches!(roles.get(&root), Some(Role::Item(_))) || !is_tagged(root) {
+            continue;
+        }
+        stack.push(root);
+        while let Some(parent) = stack.pop() {
+            let (Kind::Struct(c) | Kind::Union(c)) = &ir.get(parent).kind else {
+                continue;
+            };
+            let Some(Role::Item(pname)) = roles.get(&parent) else {
+                continue;
+            };
+            let pname = bare(pname).to_string();
+            let pc = match (&ir.get(parent).name, anon_origin.get(&parent)) {
+                (Some(n), _) => n.clone(),
+                (None, Some(o)) => o.clone(),
+                (None, None) => pname.clone(),
+            };
+            let mut anon_k = 0;
+            let mut children = Vec::new();
+            for m in &c.members {
+                let (label, c_path) = match &m.name {
+                    Some(name) => (bare(&ident(name)).to_string(), format!("{pc}.{name}")),
+                    None => {
+                        let l = format!("anon{anon_k}");
+                        anon_k += 1;
+                        (l.clone(), format!("{pc}.<{l}>"))
+                    }
+                };
+                let target = anon_target(ir, m.ty)?;
+                if let Some(t) = target {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = roles.entry(t) {
+                        let rust =
+                            taken.claim(format!("{pname}__{label}"), kind_word(&ir.get(t).kind));
+                        slot.insert(Role::Item(rust));
+                        anon_origin.insert(t, c_path);
+                        children.push(t);
+                    }
+                }
+            }
+            // Depth-first, in member order.
+            stack.extend(children.into_iter().rev());
+        }
+    }
+    // 4. Top-level anonymous enums.
+    for id in 0..n {
+        if roles.contains_key(&id) {
+            continue;
+        }
+        if let (None, Kind::Enum(e)) = (&ir.get(id).name, &ir.get(id).kind) {
+            if let Some((first, _)) = e.values.first() {
+                let rust = taken.claim(format!("anon_enum_{}", bare(&ident(first))), "enum");
+                roles.insert(id, Role::Item(rust));
+            }
+        }
+    }
+    Ok(Names { roles, anon_origin })
+}
+
+/// The anonymous struct/union/enum a member of type `ty` holds by value, if any
+/// (through qualifiers and arrays, not through typedefs or pointers).
+fn anon_target(ir: &Ir, ty: TypeId) -> KResult<Option<TypeId>> {
+    let mut id = ty;
+    for _ in 0..=ir.types.len() {
+        let t = ir.get(id);
+        match &t.kind {
+            Kind::Qual { target } => id = *target,
+            Kind::Array { elem, .. } => id = *elem,
+            Kind::Struct(_) | Kind::Union(_) | Kind::Enum(_) if t.name.is_none() => {
+                return Ok(Some(id))
+            }
+            _ => return Ok(None),
+        }
+    }
+    Err(crate::error::ErrorKind::ty(
+        ty,
+        "array/qualifier chain is cyclic",
+    ))
+}
+
+fn is_data(k: &Kind) -> bool {
+    !matches!(
+        k,
+        Kind::Void
+            | Kind::Func
+            | Kind::FuncProto
+            | Kind::Var { .. }
+            | Kind::Datasec { .. }
+            | Kind::DeclTag
+    )
+}
+
+/// Field names of one struct/union: C names as identifiers, `__anon{k}` for unnamed
+/// members, made unique within the type (a clash gets a trailing `_`).
+pub fn field_names(members: &[crate::ir::Member]) -> Vec<String> {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut anon_k = 0;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let mut name = match &m.name {
+            Some(n) => ident(n),
+            None => {
+                let s = format!("__anon{anon_k}");
+                anon_k += 1;
+                s
+            }
+        };
+        while !used.insert(bare(&name).to_string()) {
+            name.push('_');
+        }
+        out.push(name);
+    }
+    out
+}

@@ -1,0 +1,43 @@
+//! The options the CLI, `include_bpf!` and the build-script API share: same names,
+//! same defaults.
+
+use std::path::PathBuf;
+
+/// What to generate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--type NAME`: only these types and what they hold by value (C names; generated
+    /// names of anonymous types are accepted too).
+    pub types: Vec<String>,
+    /// `--all`: every type (required for raw BTF such as vmlinux when no `--type`).
+    pub all: bool,
+    /// `--base BTF`: base BTF for split BTF (kernel modules).
+    pub base: Option<PathBuf>,
+    /// `--zerocopy` / `--no-zerocopy`: derive zerocopy's `FromBytes`, `IntoBytes`,
+    /// `KnownLayout`, `Immutable`. Default: on for objects, off for raw BTF.
+    pub zerocopy: Option<bool>,
+}
+
+impl Options {
+    /// The options as command-line arguments (recorded in the generated header).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        for t in &self.types {
+            a.push("--type".to_string());
+            a.push(t.clone());
+        }
+        if self.all {
+            a.push("--all".into());
+        }
+        if let Some(b) = &self.base {
+            a.push("--base".into());
+            a.push(b.display().to_string());
+        }
+        match self.zerocopy {
+            Some(true) => a.push("--zerocopy".into()),
+            Some(false) => a.push("--no-zerocopy".into()),
+            None => {}
+        }
+        a
+    }
+}

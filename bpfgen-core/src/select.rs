@@ -1,0 +1,102 @@
+//! Which types become items: the roots the user asked for (or every named type of an
+//! object) and everything they hold by value. Pointers are not followed: they are
+//! 64-bit addresses in the generated code.
+
+use std::collections::HashSet;
+
+use crate::error::{ErrorKind, KResult};
+use crate::ir::{Ir, Kind, TypeId};
+use crate::naming::{Names, Role};
+
+/// How to choose the roots.
+pub enum Roots<'a> {
+    /// Every type with a name of its own (and top-level anonymous enums) at or after
+    /// `first_id` (the split BTF's own types when a base is used).
+    All,
+    /// The types with these C (or generated Rust) names.
+    Named(&'a [String]),
+}
+
+/// Item ids in BTF id order.
+pub fn select(ir: &Ir, names: &Names, roots: Roots<'_>) -> KResult<Vec<TypeId>> {
+    let mut start: Vec<TypeId> = Vec::new();
+    match roots {
+        Roots::All => {
+            for id in ir.first_id..ir.types.len() as TypeId {
+                if names.item(id).is_some() || matches!(names.roles.get(&id), Some(Role::SameAs(_)))
+                {
+                    start.push(id);
+                }
+            }
+        }
+        Roots::Named(wanted) => {
+            for w in wanted {
+                let before = start.len();
+                for (id, t) in ir.types.iter().enumerate() {
+                    let id = id as TypeId;
+                    let Some(role) = names.roles.get(&id) else {
+                        continue;
+                    };
+                    let rust = match role {
+                        Role::Item(n) => Some(crate::naming::bare(n)),
+                        Role::SameAs(_) => None,
+                    };
+                    if t.name.as_deref() == Some(w.as_str()) || rust == Some(w.as_str()) {
+                        start.push(id);
+                    }
+                }
+                if start.len() == before {
+                    return Err(ErrorKind::TypeNotFound {
+                        name: w.clone(),
+                        close: close_matches(ir, names, w),
+                    });
+                }
+            }
+        }
+    }
+    let mut seen: HashSet<TypeId> = HashSet::new();
+    let mut items: Vec<TypeId> = Vec::new();
+    let mut stack = start;
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        match names.roles.get(&id) {
+            Some(Role::Item(_)) => items.push(id),
+            Some(Role::SameAs(t)) => {
+                stack.push(*t);
+                continue;
+            }
+            None => {}
+        }
+        match &ir.get(id).kind {
+            Kind::Struct(c) | Kind::Union(c) => stack.extend(c.members.iter().map(|m| m.ty)),
+            Kind::Typedef { target } | Kind::Qual { target } => stack.push(*target),
+            Kind::Array { elem, .. } => stack.push(*elem),
+            _ => {}
+        }
+    }
+    items.sort_unstable();
+    Ok(items)
+}
+
+/// Up to five names that look like `wanted`, best first.
+fn close_matches(ir: &Ir, names: &Names, wanted: &str) -> Vec<String> {
+    let mut scored: Vec<(f64, String)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (id, t) in ir.types.iter().enumerate() {
+        if !names.roles.contains_key(&(id as TypeId)) {
+            continue;
+        }
+        if let Some(n) = &t.name {
+            if seen.insert(n.clone()) {
+                let s = strsim::jaro_winkler(wanted, n);
+                if s >= 0.8 {
+                    scored.push((s, n.clone()));
+                }
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    scored.into_iter().take(5).map(|(_, n)| n).collect()
+}
