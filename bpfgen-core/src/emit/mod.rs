@@ -41,14 +41,6 @@ pub(crate) struct Emitter<'a> {
 }
 
 pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> KResult<String> {
-    let mut e = Emitter {
-        ir,
-        names,
-        layouts: Layouts::new(ir),
-        cfg,
-        uses_bitfields: false,
-        safety_msgs: Default::default(),
-    };
     let mut out = String::new();
     for line in &cfg.header {
         out.push_str("// ");
@@ -56,28 +48,74 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&format_tokens(&e.guard(), &[])?);
+    let guard = Emitter::new(ir, names, cfg).guard();
+    out.push_str(&format_tokens(guard, &[])?);
+
+    // Items are independent: emit and format contiguous chunks on all cores, then
+    // join them in order (tokens are not `Send`, so each worker builds its own).
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let workers = if items.len() < 2000 { 1 } else { workers };
+    let chunk = items.len().div_ceil(workers).max(1);
+    let results: Vec<KResult<(String, bool)>> = if workers == 1 {
+        vec![emit_chunk(ir, names, cfg, items)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| s.spawn(move || emit_chunk(ir, names, cfg, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(ErrorKind::Btf("internal: emitter thread panicked".into()))
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut uses_bitfields = false;
+    for r in results {
+        let (text, bits) = r?;
+        out.push_str(&text);
+        uses_bitfields |= bits;
+    }
+    if uses_bitfields {
+        out.push('\n');
+        out.push_str(&format_tokens(bitfield::helpers(ir.endian), &[])?);
+    }
+    Ok(out)
+}
+
+/// Emits and formats `items` one by one (batching several items per prettyplease
+/// call measured slower); returns the text and whether any bitfield was used.
+fn emit_chunk(
+    ir: &Ir,
+    names: &Names,
+    cfg: &EmitConfig<'_>,
+    items: &[TypeId],
+) -> KResult<(String, bool)> {
+    let mut e = Emitter::new(ir, names, cfg);
+    let mut out = String::new();
     for &id in items {
         let tokens = e.item(id)?;
         out.push('\n');
         let msgs = std::mem::take(&mut *e.safety_msgs.borrow_mut());
-        out.push_str(&format_tokens(&tokens, &msgs).map_err(|k| match k {
+        out.push_str(&format_tokens(tokens, &msgs).map_err(|k| match k {
             ErrorKind::Btf(msg) => {
                 ErrorKind::ty(id, format!("generated code does not parse: {msg}"))
             }
             other => other,
         })?);
     }
-    if e.uses_bitfields {
-        out.push('\n');
-        out.push_str(&format_tokens(&bitfield::helpers(ir.endian), &[])?);
-    }
-    Ok(out)
+    Ok((out, e.uses_bitfields))
 }
 
-fn format_tokens(tokens: &TokenStream, safety: &[String]) -> KResult<String> {
+fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
     let file: syn::File =
-        syn::parse2(tokens.clone()).map_err(|e| ErrorKind::Btf(format!("internal: {e}")))?;
+        syn::parse2(tokens).map_err(|e| ErrorKind::Btf(format!("internal: {e}")))?;
     let text = prettyplease::unparse(&file);
     let mut out = String::with_capacity(text.len() + text.len() / 16);
     for line in text.lines() {
@@ -141,7 +179,18 @@ pub(crate) fn int_name(size: u32, signed: bool) -> &'static str {
     }
 }
 
-impl Emitter<'_> {
+impl<'a> Emitter<'a> {
+    fn new(ir: &'a Ir, names: &'a Names, cfg: &'a EmitConfig<'a>) -> Self {
+        Emitter {
+            ir,
+            names,
+            layouts: Layouts::new(ir),
+            cfg,
+            uses_bitfields: false,
+            safety_msgs: Default::default(),
+        }
+    }
+
     /// `// SAFETY: msg` before the next statement.
     pub(crate) fn safety(&self, msg: String) -> TokenStream {
         let mut msgs = self.safety_msgs.borrow_mut();
@@ -264,34 +313,6 @@ impl Emitter<'_> {
             t = quote!([#t; #n]);
         }
         Ok(t)
-    }
-
-    /// `Default` value expression for a field of type `id`.
-    pub(crate) fn zero_expr(&self, id: TypeId) -> KResult<TokenStream> {
-        let mut dims = Vec::new();
-        let mut cur = id;
-        for _ in 0..=self.ir.types.len() {
-            match &self.ir.get(cur).kind {
-                Kind::Qual { target } | Kind::Typedef { target } => cur = *target,
-                Kind::Array { elem, len } => {
-                    dims.push(*len);
-                    cur = *elem;
-                }
-                _ => {
-                    let mut e = quote!(::core::default::Default::default());
-                    for len in dims.into_iter().rev() {
-                        e = if len == 0 {
-                            quote!([])
-                        } else {
-                            let n = lit(u64::from(len));
-                            quote!([#e; #n])
-                        };
-                    }
-                    return Ok(e);
-                }
-            }
-        }
-        Err(ErrorKind::ty(id, "type chain is cyclic"))
     }
 
     /// Derives shared by all data items.

@@ -39,6 +39,24 @@ enum Scalar {
 }
 
 impl Emitter<'_> {
+    /// A zero-filling `Default` (all-zero bytes are a valid value of every generated type).
+    fn default_impl(&self, name: &proc_macro2::Ident) -> TokenStream {
+        let body = if self.cfg.zerocopy {
+            quote!(<Self as ::zerocopy::FromZeros>::new_zeroed())
+        } else {
+            let s = self.safety(
+                "every field is an integer, float or byte array (or a generated type made of them), for which all-zero bytes are a valid value.".to_string(),
+            );
+            quote!(#s unsafe { ::core::mem::zeroed() })
+        };
+        quote! {
+            impl ::core::default::Default for #name {
+                #[inline]
+                fn default() -> Self { #body }
+            }
+        }
+    }
+
     fn repr(&self, align: u32, attr: bool) -> TokenStream {
         if attr {
             let a = lit(u64::from(align));
@@ -176,7 +194,6 @@ impl Emitter<'_> {
         };
         let mut acc = Accessors::default();
         let mut fields = Vec::new();
-        let mut defaults = Vec::new();
         let mut debug = Vec::new();
         let mut offsets = Vec::new();
         let mut checks = Vec::new();
@@ -196,7 +213,6 @@ impl Emitter<'_> {
                     let m = &c.members[*member];
                     let f = ident(&fnames[*member]);
                     let ty = self.rust_ty(m.ty)?;
-                    let zero = self.zero_expr(m.ty)?;
                     let doc = if *size == 0 {
                         let d = format!(
                             "C `{}` at offset {offset}: flexible array member; its elements continue past the end of the struct.",
@@ -207,7 +223,6 @@ impl Emitter<'_> {
                         quote!()
                     };
                     fields.push(quote!(#doc pub #f: #ty,));
-                    defaults.push(quote!(#f: #zero,));
                     let l = c_label(*member);
                     debug.push(quote!(.field(#l, &self.#f)));
                     offsets.push((f, *offset, l));
@@ -229,7 +244,6 @@ impl Emitter<'_> {
                         bare(&getter_name)
                     );
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
-                    defaults.push(quote!(#store: [0; #n],));
                     offsets.push((store.clone(), *offset, l.clone()));
                     let storage = quote!(self.#store);
                     let (ret, get, set) =
@@ -266,7 +280,6 @@ impl Emitter<'_> {
                         names.join(", ")
                     );
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
-                    defaults.push(quote!(#store: [0; #n],));
                     offsets.push((
                         store.clone(),
                         *offset,
@@ -299,7 +312,6 @@ impl Emitter<'_> {
                     let u8t = prim("u8");
                     let d = format!("Padding: {len} bytes the C compiler leaves unused.");
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
-                    defaults.push(quote!(#store: [0; #n],));
                     offsets.push((store, *offset, format!("padding at {offset}")));
                 }
             }
@@ -324,6 +336,7 @@ impl Emitter<'_> {
         };
         let assert_block =
             asserts::struct_block(&name_i, &name, layout.size, layout.align, &offsets, &checks);
+        let default_impl = self.default_impl(&name_i);
         Ok(quote! {
             #(#[doc = #doc])*
             #repr
@@ -331,10 +344,7 @@ impl Emitter<'_> {
             #[allow(non_camel_case_types, non_snake_case)]
             pub struct #name_i { #(#fields)* }
 
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for #name_i {
-                fn default() -> Self { Self { #(#defaults)* } }
-            }
+            #default_impl
 
             impl ::core::fmt::Debug for #name_i {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
