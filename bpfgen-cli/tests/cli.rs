@@ -393,3 +393,80 @@ fn help_shows_examples() {
     );
     assert!(s.contains("--no-zerocopy"));
 }
+
+/// A split BTF blob (as a kernel module's) on top of `base`: one struct `split_s`
+/// with a member `x` of base type `member_ty`.
+fn split_blob(base: &[u8], member_ty: u32) -> Vec<u8> {
+    let base_str_len = u32_at(base, 20);
+    let strings = b"split_s\0x\0";
+    let mut types = Vec::new();
+    for w in [
+        base_str_len,
+        (4 << 24) | 1,
+        4,
+        base_str_len + 8,
+        member_ty,
+        0,
+    ] {
+        types.extend_from_slice(&w.to_le_bytes());
+    }
+    let mut b = Vec::new();
+    b.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+    for w in [
+        24,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(&types);
+    b.extend_from_slice(strings);
+    b
+}
+
+#[test]
+fn split_btf_with_base() {
+    let d = tempfile::tempdir().unwrap();
+    let base = raw_btf("layout");
+    let base_path = write(d.path(), "vmlinux.btf", &base);
+    // The base's `__u32` typedef.
+    let model = bpfgen_core::load(Path::new(&base_path), &bpfgen_core::Options::default()).unwrap();
+    let u32_id = model
+        .ir
+        .types
+        .iter()
+        .position(|t| t.name.as_deref() == Some("__u32"))
+        .unwrap() as u32;
+    let split = write(d.path(), "module.btf", &split_blob(&base, u32_id));
+
+    let out = bpfgen(&["--base", &base_path, &split, "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8(out.stdout).unwrap();
+    let items: Vec<&str> = s
+        .lines()
+        .filter(|l| l.starts_with("pub struct ") || l.starts_with("pub type "))
+        .collect();
+    // The module's own type, and from the base only what it holds by value.
+    assert_eq!(
+        items,
+        [
+            "pub type __u32 = ::core::primitive::u32;",
+            "pub struct split_s {"
+        ]
+    );
+    assert!(s.contains("    pub x: __u32,\n"), "{s}");
+
+    // Without its base the split blob's names point past its string table.
+    let (code, err) = fails(&[&split, "--all"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("is past the string table") && err.ends_with("pass `--base`\n"),
+        "{err}"
+    );
+}
