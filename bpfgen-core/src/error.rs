@@ -54,7 +54,7 @@ pub enum ErrorKind {
     BadMagic { magic: u16 },
     #[error("BTF header: {0}")]
     Header(String),
-    #[error("BTF string table: {what} at string offset {offset}")]
+    #[error("BTF string table, offset {offset}: {what}")]
     Strings { offset: u32, what: String },
     #[error("unknown BTF kind {kind} at type id {id} (byte {offset} of the type section)")]
     UnknownKind { kind: u32, id: u32, offset: u64 },
