@@ -1,19 +1,21 @@
 //! Every byte of every struct and union accounted for.
 //!
 //! BTF gives sizes and member bit offsets but not alignment. The BPF alignment of a
-//! composite is inferred the way a C compiler would have produced the layout:
-//! 1. natural = the largest alignment among its members' types;
-//! 2. it is *packed* (alignment 1) if a member sits at an offset its type's
-//!    alignment does not divide, a bitfield straddles a unit of its type, or the size
-//!    is not a multiple of natural;
-//! 3. a member placed further than its alignment requires (`aligned(N)` on a member)
-//!    raises the alignment to the smallest power of two explaining the hole, if that
-//!    also divides the size;
-//! 4. tail padding beyond what the alignment explains (`aligned(N)` on the type,
-//!    `packed, aligned(N)`) raises it to the smallest power of two that explains it.
+//! composite is inferred from where the compiler put things:
+//! 1. each member has an effective alignment. If nothing is packed, its type's, or
+//!    more when it sits further than that requires (a member `aligned(N)`: the
+//!    smallest power of two explaining the hole). If anything is packed (a member at
+//!    an offset its type's alignment does not divide, a bitfield straddling a unit of
+//!    its type, or a size natural alignment cannot give), only what its hole proves
+//!    (1 when there is none);
+//! 2. the composite's alignment is the largest of these, halved until it divides the
+//!    size (a packed struct whose members all happen to sit aligned shows only there);
+//! 3. tail padding beyond what that explains (`aligned(N)` on the type, `packed,
+//!    aligned(N)`) raises it to the smallest power of two that explains the tail.
 //!
-//! Where BTF cannot tell two alignments apart (a tail that both explain) the smaller
-//! is chosen; sizes and offsets are exact either way.
+//! Where two alignments give identical BTF (a packed union of equal-sized members, or
+//! `packed, aligned(2)` vs `aligned(4)` with the same tail) the smaller is chosen;
+//! sizes and offsets are exact either way. The C oracle test lists those cases.
 //!
 //! A struct becomes a sequence of slots: typed fields, members held as bytes (their
 //! type's alignment exceeds what their offset or the struct's alignment allows, as in
@@ -268,50 +270,71 @@ impl<'a> Layouts<'a> {
         }
 
         let natural = aligns.iter().copied().max().unwrap_or(1).max(1);
-        let mut packed = size % natural != 0;
-        for (i, m) in c.members.iter().enumerate() {
-            match &bitfields[i] {
+        let mut order: Vec<usize> = (0..c.members.len()).collect();
+        order.sort_by_key(|&i| c.members[i].bit_offset);
+
+        // Is anything packed? A member its type's alignment does not place, a
+        // bitfield straddling a unit of its type, or a size natural alignment cannot give.
+        let straddles = |i: usize| -> bool {
+            bitfields[i].as_ref().is_some_and(|b| {
+                let unit = u64::from(sizes[i]) * 8;
+                let first = u64::from(b.bit_offset) / unit;
+                let last = (u64::from(b.bit_offset) + u64::from(b.bits.max(1)) - 1) / unit;
+                first != last
+            })
+        };
+        let packing = size % natural != 0
+            || (0..c.members.len()).any(|i| match &bitfields[i] {
+                Some(_) => straddles(i),
+                None => (c.members[i].bit_offset / 8) % aligns[i] != 0,
+            });
+
+        // Each member's effective alignment. Without packing, its type's, or more
+        // when it sits further than that requires (a member `aligned(N)`: the
+        // smallest power of two explaining the hole). With packing, only what its
+        // hole proves (1 when there is none): `packed` members and structs ignore
+        // their types' alignment, and a hole is the only evidence left.
+        let mut align = 1;
+        let mut prev_end: u32 = 0;
+        for &i in &order {
+            let m = &c.members[i];
+            let effective = match &bitfields[i] {
                 Some(b) => {
-                    let unit = u64::from(sizes[i]) * 8;
-                    if b.bits > 0
-                        && u64::from(b.bit_offset) / unit
-                            != (u64::from(b.bit_offset) + u64::from(b.bits) - 1) / unit
-                    {
-                        packed = true;
+                    prev_end = prev_end.max((b.bit_offset + b.bits).div_ceil(8));
+                    if packing {
+                        1
+                    } else {
+                        aligns[i]
                     }
                 }
                 None => {
-                    if (m.bit_offset / 8) % aligns[i] != 0 {
-                        packed = true;
-                    }
-                }
-            }
-        }
-        let mut align = if packed { 1 } else { natural };
-
-        // Members placed further than their alignment requires.
-        let mut order: Vec<usize> = (0..c.members.len()).collect();
-        order.sort_by_key(|&i| c.members[i].bit_offset);
-        if !is_union && !packed {
-            let mut prev_end: u32 = 0;
-            for &i in &order {
-                match &bitfields[i] {
-                    Some(b) => prev_end = prev_end.max((b.bit_offset + b.bits).div_ceil(8)),
-                    None => {
-                        let off = c.members[i].bit_offset / 8;
-                        if off > round_up(prev_end, aligns[i]) {
-                            if let Some(a) = explaining_align(prev_end, off, aligns[i]) {
-                                if size % a == 0 {
-                                    align = align.max(a);
-                                }
-                            }
+                    let off = m.bit_offset / 8;
+                    let nat = aligns[i];
+                    let a = if is_union {
+                        if packing {
+                            1
+                        } else {
+                            nat
                         }
-                        prev_end = off + sizes[i];
-                    }
+                    } else if packing {
+                        explaining_align(prev_end, off, 1).unwrap_or(1)
+                    } else if off > round_up(prev_end, nat) {
+                        explaining_align(prev_end, off, nat).unwrap_or(nat)
+                    } else {
+                        nat
+                    };
+                    prev_end = prev_end.max(off + sizes[i]);
+                    a
                 }
-            }
+            };
+            align = align.max(effective);
         }
-        // Tail padding.
+        // The size must be a multiple of the alignment: a packed struct whose members
+        // all happen to sit aligned is told apart by its size alone.
+        while size % align != 0 {
+            align /= 2;
+        }
+        // Tail padding beyond what the alignment explains: an aligned(N) type.
         let end = (0..c.members.len())
             .map(|i| match &bitfields[i] {
                 Some(b) => (b.bit_offset + b.bits).div_ceil(8),
@@ -329,12 +352,7 @@ impl<'a> Layouts<'a> {
                 a *= 2;
             }
         }
-        if size % align != 0 {
-            // Only hostile BTF gets here (e.g. natural alignment from a member that
-            // then does not fit): fall back to byte alignment, which is always exact.
-            align = 1;
-            packed = true;
-        }
+        let packed = align < natural;
 
         let mut layout = CLayout {
             size,
