@@ -380,7 +380,9 @@ fn scan_strings(strs: &[u8], is_base: bool) -> KResult<Vec<u64>> {
     if is_base && strs[0] != 0 {
         return Err(ErrorKind::Strings {
             offset: 0,
-            what: "first string is not empty; if this is a kernel module's split BTF, pass `--base`".into(),
+            what:
+                "first string is not empty; if this is a kernel module's split BTF, pass `--base`"
+                    .into(),
         });
     }
     if strs[strs.len() - 1] != 0 {

@@ -38,6 +38,8 @@ pub(crate) struct Emitter<'a> {
     pub uses_bitfields: bool,
     /// `// SAFETY:` texts of the item being emitted.
     pub safety_msgs: std::cell::RefCell<Vec<String>>,
+    /// Pre-formatted text that follows the item being emitted (see `asserts`).
+    pub trailing_text: std::cell::RefCell<String>,
 }
 
 pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> KResult<String> {
@@ -109,6 +111,7 @@ fn emit_chunk(
             }
             other => other,
         })?);
+        out.push_str(&std::mem::take(&mut *e.trailing_text.borrow_mut()));
     }
     Ok((out, e.uses_bitfields))
 }
@@ -188,6 +191,7 @@ impl<'a> Emitter<'a> {
             cfg,
             uses_bitfields: false,
             safety_msgs: Default::default(),
+            trailing_text: Default::default(),
         }
     }
 

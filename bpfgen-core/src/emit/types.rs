@@ -39,6 +39,17 @@ enum Scalar {
 }
 
 impl Emitter<'_> {
+    /// Tokens to splice into the item, or text to append after it is formatted.
+    fn assert_block(&self, b: asserts::Block) -> TokenStream {
+        match b {
+            asserts::Block::Tokens(t) => t,
+            asserts::Block::Text(s) => {
+                self.trailing_text.borrow_mut().push_str(&s);
+                TokenStream::new()
+            }
+        }
+    }
+
     /// A zero-filling `Default` (all-zero bytes are a valid value of every generated type).
     fn default_impl(&self, name: &proc_macro2::Ident) -> TokenStream {
         let body = if self.cfg.zerocopy {
@@ -225,7 +236,7 @@ impl Emitter<'_> {
                     fields.push(quote!(#doc pub #f: #ty,));
                     let l = c_label(*member);
                     debug.push(quote!(.field(#l, &self.#f)));
-                    offsets.push((f, *offset, l));
+                    offsets.push((f, *offset));
                 }
                 Slot::Bytes {
                     member,
@@ -244,7 +255,7 @@ impl Emitter<'_> {
                         bare(&getter_name)
                     );
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
-                    offsets.push((store.clone(), *offset, l.clone()));
+                    offsets.push((store.clone(), *offset));
                     let storage = quote!(self.#store);
                     let (ret, get, set) =
                         self.bytes_access(&storage, 0, *size, *size, m.ty, &mut checks)?;
@@ -280,11 +291,7 @@ impl Emitter<'_> {
                         names.join(", ")
                     );
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
-                    offsets.push((
-                        store.clone(),
-                        *offset,
-                        format!("bitfield storage at {offset}"),
-                    ));
+                    offsets.push((store.clone(), *offset));
                     for &i in members {
                         let Some(bf) = &layout.bitfields[i] else {
                             continue;
@@ -312,7 +319,7 @@ impl Emitter<'_> {
                     let u8t = prim("u8");
                     let d = format!("Padding: {len} bytes the C compiler leaves unused.");
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
-                    offsets.push((store, *offset, format!("padding at {offset}")));
+                    offsets.push((store, *offset));
                 }
             }
         }
@@ -334,8 +341,14 @@ impl Emitter<'_> {
                 impl #name_i { #(#methods)* }
             }
         };
-        let assert_block =
-            asserts::struct_block(&name_i, &name, layout.size, layout.align, &offsets, &checks);
+        let assert_block = self.assert_block(asserts::struct_block(
+            &name_i,
+            &name,
+            layout.size,
+            layout.align,
+            &offsets,
+            &checks,
+        ));
         let default_impl = self.default_impl(&name_i);
         Ok(quote! {
             #(#[doc = #doc])*
@@ -369,7 +382,6 @@ impl Emitter<'_> {
         let n = lit(u64::from(size));
         let u8t = prim("u8");
         let mut acc = Accessors::default();
-        acc.used.insert("bytes".into());
         let mut debug = Vec::new();
         let mut checks = Vec::new();
         let storage = quote!(self._data);
@@ -419,7 +431,14 @@ impl Emitter<'_> {
         let cname_short = c_short(&cname, &name);
         let methods = &acc.methods;
         let d = "The union's bytes.";
-        let assert_block = asserts::struct_block(&name_i, &name, size, layout.align, &[], &checks);
+        let assert_block = self.assert_block(asserts::struct_block(
+            &name_i,
+            &name,
+            size,
+            layout.align,
+            &[],
+            &checks,
+        ));
         Ok(quote! {
             #(#[doc = #doc])*
             #repr
@@ -443,9 +462,6 @@ impl Emitter<'_> {
 
             #[allow(non_snake_case, clippy::identity_op)]
             impl #name_i {
-                #[doc = "The union's bytes, as the kernel sees them."]
-                #[inline]
-                pub fn bytes(&self) -> &[#u8t; #n] { &self._data }
                 #(#methods)*
             }
             #assert_block
@@ -524,13 +540,15 @@ impl Emitter<'_> {
             quote!()
         };
         let cname_short = c_short(&self.c_spelling(id), &name);
-        let size = lit(u64::from(e.size));
         let fallback = quote!(_ => f.debug_tuple(#cname_short).field(&self.0).finish(),);
-        let msg_s = format!("bpfgen: size of `{name}` differs from the BTF ({})", e.size);
-        let msg_a = format!(
-            "bpfgen: alignment of `{name}` differs from the BTF ({})",
-            e.size
-        );
+        let assert_block = self.assert_block(asserts::struct_block(
+            &name_i,
+            &name,
+            e.size,
+            e.size,
+            &[],
+            &[],
+        ));
         Ok(quote! {
             #(#[doc = #doc])*
             #repr
@@ -548,10 +566,7 @@ impl Emitter<'_> {
                 }
             }
 
-            const _: () = {
-                if ::core::mem::size_of::<#name_i>() != #size { ::core::panic!(#msg_s) }
-                if ::core::mem::align_of::<#name_i>() != #size { ::core::panic!(#msg_a) }
-            };
+            #assert_block
         })
     }
 

@@ -1,0 +1,97 @@
+//! The generated text is exactly what prettyplease prints: re-parsing each output and
+//! formatting it again with prettyplease gives the same bytes. (bpfgen writes the
+//! regular layout-assertion blocks directly, in prettyplease's layout, for speed; this
+//! test is what keeps that honest.) Plain `//` comments (the header and `// SAFETY:`
+//! lines) do not survive parsing, and blank lines between items are bpfgen's own,
+//! so both are left out of the comparison.
+
+use std::path::Path;
+
+use bpfgen_core::Options;
+
+fn normalise(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            let plain_comment = t.starts_with("//") && !t.starts_with("///");
+            !t.is_empty() && !plain_comment
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_fixed_point(label: &str, code: &str) {
+    let file = syn::parse_file(code)
+        .unwrap_or_else(|e| panic!("{label}: generated code does not parse: {e}"));
+    let again = prettyplease::unparse(&file);
+    let (ours, theirs) = (normalise(code), normalise(&again));
+    if ours != theirs {
+        let first = ours
+            .lines()
+            .zip(theirs.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(ours.lines().count().min(theirs.lines().count()));
+        let ctx = |s: &str| {
+            s.lines()
+                .skip(first.saturating_sub(3))
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "{label}: output differs from prettyplease at normalised line {first}:\n--- bpfgen\n{}\n--- prettyplease\n{}",
+            ctx(&ours),
+            ctx(&theirs)
+        );
+    }
+}
+
+#[test]
+fn every_fixture_is_prettyplease_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut n = 0;
+    for endian in ["bpfel", "bpfeb"] {
+        let mut objs: Vec<_> = std::fs::read_dir(root.join(endian))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        objs.sort();
+        for obj in objs {
+            for zerocopy in [true, false] {
+                let opts = Options {
+                    zerocopy: Some(zerocopy),
+                    ..Options::default()
+                };
+                let code = bpfgen_core::generate_file(&obj, &opts).unwrap();
+                assert_fixed_point(&format!("{} (zerocopy {zerocopy})", obj.display()), &code);
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 20, "{n} outputs checked");
+}
+
+/// Kernel types have long names, which exercise the wrapped forms.
+#[test]
+fn kernel_types_are_prettyplease_formatted() {
+    let vmlinux = Path::new("/sys/kernel/btf/vmlinux");
+    if !vmlinux.exists() {
+        eprintln!("no /sys/kernel/btf/vmlinux on this machine: nothing to check");
+        return;
+    }
+    let opts = Options {
+        types: [
+            "task_struct",
+            "sk_buff",
+            "bpf_prog_aux",
+            "tcp_sock",
+            "xdp_md",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Options::default()
+    };
+    let code = bpfgen_core::generate_file(vmlinux, &opts).unwrap();
+    assert!(code.lines().count() > 10_000);
+    assert_fixed_point("vmlinux subset", &code);
+}
