@@ -30,23 +30,41 @@ fn bpfeb_outputs_fail_with_the_guard_message_only() {
         let lib = tmp.path().join("lib.rs");
         std::fs::write(
             &lib,
-            format!("#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({:?}); }}\n", gen.display()),
+            format!(
+                "#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({:?}); }}\n",
+                gen.display()
+            ),
         )
         .unwrap();
         let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-            .args(["--edition", "2021", "--crate-type", "lib", "--emit", "metadata", "--out-dir"])
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "lib",
+                "--emit",
+                "metadata",
+                "--out-dir",
+            ])
             .arg(tmp.path())
             .arg(&lib)
             .output()
             .expect("run rustc");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{file}: a big-endian object's types compiled on a little-endian host");
+        assert!(
+            !out.status.success(),
+            "{file}: a big-endian object's types compiled on a little-endian host"
+        );
         let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
         let want = format!(
             "error: bpfgen: these types mirror `{file}`, a big-endian BPF object, but this target is little-endian: \
              the object's maps and globals hold big-endian bytes, so these layouts and bitfield accessors would be \
              wrong here. Generate from a little-endian object (clang -target bpfel) for this host."
         );
-        assert_eq!(errors, [want.as_str(), "error: aborting due to 1 previous error"], "{file}:\n{stderr}");
+        assert_eq!(
+            errors,
+            [want.as_str(), "error: aborting due to 1 previous error"],
+            "{file}:\n{stderr}"
+        );
     }
 }

@@ -8,7 +8,9 @@ use bpfgen_core::naming::Role;
 use bpfgen_core::{Model, Options};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel").join(format!("{name}.bpf.o"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/bpfel")
+        .join(format!("{name}.bpf.o"))
 }
 
 fn model(name: &str) -> Model {
@@ -35,7 +37,10 @@ fn names_by_identity(m: &Model) -> BTreeMap<String, String> {
             // enumerator: the name itself is the identity.
             (None, None) => format!("anonymous {word} {rust}"),
         };
-        assert!(out.insert(key.clone(), rust.clone()).is_none(), "duplicate identity {key}");
+        assert!(
+            out.insert(key.clone(), rust.clone()).is_none(),
+            "duplicate identity {key}"
+        );
     }
     out
 }
@@ -46,7 +51,11 @@ fn adding_an_unrelated_anonymous_type_renames_nothing() {
     let v2 = names_by_identity(&model("naming_v2"));
     let mut checked = 0;
     for (key, name) in &v1 {
-        assert_eq!(v2.get(key), Some(name), "`{key}` was `{name}` in naming, differs in naming_v2");
+        assert_eq!(
+            v2.get(key),
+            Some(name),
+            "`{key}` was `{name}` in naming, differs in naming_v2"
+        );
         checked += 1;
     }
     let anon_v1 = v1.keys().filter(|k| k.starts_with("anonymous")).count();
@@ -59,7 +68,10 @@ fn adding_an_unrelated_anonymous_type_renames_nothing() {
     );
     // And the BTF ids really moved: v2's additions come first.
     let id_of = |m: &Model, n: &str| m.ir.types.iter().position(|t| t.name.as_deref() == Some(n));
-    assert_ne!(id_of(&model("naming"), "nm_outer"), id_of(&model("naming_v2"), "nm_outer"));
+    assert_ne!(
+        id_of(&model("naming"), "nm_outer"),
+        id_of(&model("naming_v2"), "nm_outer")
+    );
 }
 
 #[test]
@@ -68,13 +80,28 @@ fn anonymous_types_are_named_by_path() {
     let expect = [
         ("anonymous union at nm_outer.<anon0>", "nm_outer__anon0"),
         ("anonymous struct at nm_outer.<anon1>", "nm_outer__anon1"),
-        ("anonymous struct at nm_named_anon.hdr", "nm_named_anon__hdr"),
+        (
+            "anonymous struct at nm_named_anon.hdr",
+            "nm_named_anon__hdr",
+        ),
         ("anonymous struct at nm_deep.level1", "nm_deep__level1"),
-        ("anonymous union at nm_deep.level1.<anon0>", "nm_deep__level1__anon0"),
-        ("anonymous struct at nm_deep.level1.<anon0>.leaf_pair", "nm_deep__level1__anon0__leaf_pair"),
+        (
+            "anonymous union at nm_deep.level1.<anon0>",
+            "nm_deep__level1__anon0",
+        ),
+        (
+            "anonymous struct at nm_deep.level1.<anon0>.leaf_pair",
+            "nm_deep__level1__anon0__leaf_pair",
+        ),
         ("anonymous struct at nm_arr_anon.arr", "nm_arr_anon__arr"),
-        ("anonymous struct at nm_arr_anon.colors", "nm_arr_anon__colors"),
-        ("anonymous enum at nm_inline_enum.inl_kind", "nm_inline_enum__inl_kind"),
+        (
+            "anonymous struct at nm_arr_anon.colors",
+            "nm_arr_anon__colors",
+        ),
+        (
+            "anonymous enum at nm_inline_enum.inl_kind",
+            "nm_inline_enum__inl_kind",
+        ),
         ("anonymous struct thing_t", "thing_t"),
         ("anonymous enum anon_enum_ANON_A", "anon_enum_ANON_A"),
     ];
@@ -108,7 +135,10 @@ fn keywords_and_clashes() {
     ] {
         assert!(code.lines().any(|l| l == line), "missing line `{line}`");
     }
-    assert!(!code.contains("pub type z ="), "same-name typedef must not become an alias");
+    assert!(
+        !code.contains("pub type z ="),
+        "same-name typedef must not become an alias"
+    );
     assert_eq!(code.matches("pub struct z {").count(), 1);
 }
 
