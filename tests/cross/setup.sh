@@ -16,6 +16,7 @@
 #   CROSS_EXTRA_TARGETS  extra triples besides i686 and s390x, space/comma separated, or "all":
 #                        armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu
 #                        powerpc64le-unknown-linux-gnu
+#   CROSS_PIN_VERSION    override the pinned Debian version (for testing the fallback)
 #   CROSS_STRICT_PIN=1   fail instead of falling back to another version when the pinned
 #                        one is no longer in the archive
 #   CROSS_APT_STATE      private apt lists/cache dir (default /var/cache/bpfgen-cross/apt)
@@ -34,7 +35,7 @@ set -euo pipefail
 # ---- pins ---------------------------------------------------------------------------------
 # Compiler and all std packages must have exactly this version (rustc rejects rlibs built by
 # any other compiler with E0514). 1.85 is also the workspace's rust-version (MSRV).
-PIN_VERSION="1.85.0+dfsg3-1~deb12u3"
+PIN_VERSION="${CROSS_PIN_VERSION:-1.85.0+dfsg3-1~deb12u3}"
 CORE_TARGETS="i686-unknown-linux-gnu s390x-unknown-linux-gnu"
 ALL_EXTRA_TARGETS="armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu powerpc64le-unknown-linux-gnu"
 RUSTLIB=/usr/lib/rustlib
@@ -169,12 +170,12 @@ for a in $ARCHS; do APT_OPTS+=(-o "APT::Architectures::=$a"); done
 
 t1=$(date +%s.%N)
 say "apt-get update (private lists in $APT_STATE, architectures: $NATIVE_ARCH$ARCHS)"
-if ! out=$(apt-get "${APT_OPTS[@]}" update 2>&1); then
-    printf '%s\n' "$out" | grep -E '^(E|W|Err):' >&2 || true
-    warn "apt-get update reported errors (see above); continuing if the needed packages are still resolvable"
-elif printf '%s\n' "$out" | grep -qE '^(E|Err):'; then
-    printf '%s\n' "$out" | grep -E '^(E|W|Err):' >&2 || true
-    warn "some indices failed to download (see above); continuing if the needed packages are still resolvable"
+rc=0
+out=$(apt-get "${APT_OPTS[@]}" update 2>&1) || rc=$?
+if [ "$rc" -ne 0 ] || grep -qE '^(E|Err):' <<<"$out"; then
+    # e.g. a mirror caught mid-sync: apt then drops that whole suite (here: the security one)
+    grep -E '^(E|W|Err):' <<<"$out" | sed 's/^/cross-setup:   apt: /' >&2 || true
+    warn "apt-get update reported errors (above); continuing if the needed packages are still resolvable"
 fi
 say "apt-get update done ($(elapsed "$t1"))"
 
@@ -199,10 +200,12 @@ else
     warn "pinned package $missing is not in the archive any more"
     [ "${CROSS_STRICT_PIN:-0}" = 1 ] && die "CROSS_STRICT_PIN=1: not falling back. Update PIN_VERSION in tests/cross/setup.sh (see: apt-cache madison rustc-web)"
     VERSION=""
+    # Newest first; never below the pinned major.minor (the workspace's rust-version).
     for v in $(apt-cache "${APT_OPTS[@]}" madison rustc-web | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | sort -u -r -V); do
+        dpkg --compare-versions "$v" ge "$(mm_of "$PIN_VERSION")" || continue
         if set_available "$v" >/dev/null; then VERSION="$v"; break; fi
     done
-    [ -n "$VERSION" ] || die "no version of rustc-web has a complete matching std set for:$ARCHS (see apt-cache madison rustc-web libstd-rust-web-dev)"
+    [ -n "$VERSION" ] || die "no rustc-web >= $(mm_of "$PIN_VERSION") has a complete matching std set for:$ARCHS (see apt-cache madison rustc-web libstd-rust-web-dev)"
     cat >&2 <<EOF
 cross-setup: ######################################################################
 cross-setup: WARNING: PINNED VERSION $PIN_VERSION IS GONE FROM THE ARCHIVE.
@@ -226,7 +229,8 @@ else
         printf '%s\n' "$out" >&2
         die "apt-get install of rustc-web $VERSION failed"
     fi
-    printf '%s\n' "$out" | grep -E '^(Setting up|Unpacking) ' | sed 's/^/cross-setup:   /' || true
+    grep -E '^(Setting up|Unpacking) ' <<<"$out" | sed 's/^/cross-setup:   /' || true
+    apt-get "${APT_OPTS[@]}" clean || true
     say "host packages installed ($(elapsed "$t1"))"
 fi
 
@@ -261,7 +265,7 @@ if [ -n "$todo" ]; then
             if owner=$(dpkg -S "$RUSTLIB/$t" 2>/dev/null); then
                 die "$RUSTLIB/$t belongs to installed package(s) (${owner%%:*}); remove them first (apt-get remove ${owner%%:*})"
             fi
-            rm -rf "$RUSTLIB/$t"
+            rm -rf "${RUSTLIB:?}/${t:?}"
         fi
         mkdir -p "$RUSTLIB"
         cp -a "$src" "$RUSTLIB/$t.tmp.$$"
