@@ -16,6 +16,12 @@ pub struct Options {
     /// `--zerocopy` / `--no-zerocopy`: derive zerocopy's `FromBytes`, `IntoBytes`,
     /// `KnownLayout`, `Immutable`. Default: on for objects, off for raw BTF.
     pub zerocopy: Option<bool>,
+    /// `--aya`: also emit glue for the aya loader (`aya::Pod` impls, typed map
+    /// accessors, `.rodata` setters).
+    pub aya: bool,
+    /// `--embed`: also emit `pub const OBJECT: &[u8]` holding the object's bytes
+    /// (`include_bytes!` of the input path).
+    pub embed: bool,
 }
 
 impl Options {
@@ -37,6 +43,12 @@ impl Options {
             Some(true) => a.push("--zerocopy".into()),
             Some(false) => a.push("--no-zerocopy".into()),
             None => {}
+        }
+        if self.aya {
+            a.push("--aya".into());
+        }
+        if self.embed {
+            a.push("--embed".into());
         }
         a
     }
