@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             (_, true) => Some(false),
             _ => None,
         },
+        ..Default::default()
     };
     let result = bpfgen_core::generate_file(&cli.input, &opts).and_then(|code| match &cli.output {
         Some(path) => bpfgen_core::write_atomic(path, &code),

@@ -7,6 +7,7 @@
 //! (tokens, prettyplease) → front ends (the `bpfgen` CLI, `include_bpf!`, build scripts).
 
 pub mod btf;
+pub mod builder;
 mod emit;
 pub mod error;
 pub mod ir;

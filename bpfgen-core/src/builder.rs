@@ -1,0 +1,1 @@
+//! The build-script API (filled in by the proc-macro/builder work).
