@@ -72,6 +72,8 @@ pub enum ErrorKind {
         "input is {size} bytes, over the limit of {limit} bytes (raise it with `--max-input-size`)"
     )]
     TooLarge { size: u64, limit: u64 },
+    #[error("{0}")]
+    Build(String),
 }
 
 fn suggestions(close: &[String]) -> String {

@@ -38,6 +38,8 @@ pub struct MemberReport {
     pub nested: Option<TypeId>,
     /// How the Rust type holds it: "field", "bytes", "bits".
     pub held_as: &'static str,
+    /// The member's C type, spelled for reading (`__u32`, `struct foo *`, `char[16]`).
+    pub c_type: String,
 }
 
 /// Reports for struct/union/enum items among `items`.
@@ -89,6 +91,7 @@ pub fn report(model: &Model, items: &[TypeId]) -> KResult<Vec<TypeReport>> {
                         bits: l.bitfields[i].as_ref().map(|b| b.bits),
                         nested,
                         held_as: held[i],
+                        c_type: c_type_of(ir, m.ty),
                     });
                 }
                 out.push(TypeReport {
@@ -133,4 +136,41 @@ fn c_type_name(model: &Model, id: TypeId, word: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A readable C spelling of type `id` (qualifiers dropped; pointers and arrays
+/// written after the element type, as pahole does). Bounded: hostile cycles give `?`.
+pub fn c_type_of(ir: &crate::ir::Ir, id: TypeId) -> String {
+    let mut suffix = String::new();
+    let mut stars = String::new();
+    let mut cur = id;
+    for _ in 0..64 {
+        let t = ir.get(cur);
+        let word = match &t.kind {
+            Kind::Qual { target } => {
+                cur = *target;
+                continue;
+            }
+            Kind::Array { elem, len } if stars.is_empty() => {
+                suffix.push_str(&format!("[{len}]"));
+                cur = *elem;
+                continue;
+            }
+            Kind::Ptr { target } => {
+                stars.push('*');
+                cur = *target;
+                continue;
+            }
+            Kind::FuncProto => return format!("fn {stars}{suffix}"),
+            Kind::Struct(_) | Kind::Fwd { union: false } => "struct ",
+            Kind::Union(_) | Kind::Fwd { union: true } => "union ",
+            Kind::Enum(_) => "enum ",
+            Kind::Void => return format!("void {stars}{suffix}"),
+            _ => "",
+        };
+        let name = t.name.as_deref().unwrap_or("{...}");
+        let sep = if stars.is_empty() { "" } else { " " };
+        return format!("{word}{name}{sep}{stars}{suffix}");
+    }
+    format!("?{suffix}")
 }

@@ -1,6 +1,7 @@
 //! The compile-time layout proof of each type: one `const _: () = { … };` block with
-//! `size_of`, `align_of` and the `offset_of!` of every field. A mismatch is a build
-//! error that names the type and field: size and alignment are `if … { panic!(…) }`
+//! the `offset_of!` of every field, then `size_of` and `align_of` (fields first: a
+//! const block stops at its first failure, and a moved field then names itself). A
+//! mismatch is a build error that names the type and field: size and alignment are `if … { panic!(…) }`
 //! with a sentence; field offsets are one-line `assert!(offset_of!(T, f) == N)`,
 //! whose failure rustc reports by quoting that condition.
 //!
@@ -56,9 +57,9 @@ pub(super) fn struct_block(
     Block::Tokens(quote! {
         const _: () = {
             #use_offset_of
+            #(#offs)*
             if ::core::mem::size_of::<#ty>() != #s { ::core::panic!(#ms) }
             if ::core::mem::align_of::<#ty>() != #a { ::core::panic!(#ma) }
-            #(#offs)*
             #(#extra)*
         };
     })
@@ -78,6 +79,13 @@ fn block_text(
     if !fields.is_empty() {
         out.push_str("    use ::core::mem::offset_of;\n");
     }
+    for (f, off) in fields {
+        let line = format!("    assert!(offset_of!({ty}, {f}) == {off});\n");
+        if line.len() - 1 > MARGIN - 8 {
+            return None;
+        }
+        out.push_str(&line);
+    }
     for (what, value, msg) in [("size_of", size, ms), ("align_of", align, ma)] {
         let cond = format!("    if ::core::mem::{what}::<{ty}>() != {value} {{\n");
         if cond.len() - 1 > MARGIN - 8 {
@@ -94,13 +102,6 @@ fn block_text(
             out.push_str("\"\n        )\n");
         }
         out.push_str("    }\n");
-    }
-    for (f, off) in fields {
-        let line = format!("    assert!(offset_of!({ty}, {f}) == {off});\n");
-        if line.len() - 1 > MARGIN - 8 {
-            return None;
-        }
-        out.push_str(&line);
     }
     out.push_str("};\n");
     Some(out)

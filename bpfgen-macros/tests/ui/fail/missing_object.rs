@@ -1,0 +1,3 @@
+bpfgen_macros::include_bpf!("../../../../fixtures/bpfel/no_such.bpf.o");
+
+fn main() {}
