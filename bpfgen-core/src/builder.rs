@@ -1,14 +1,12 @@
 //! The build-script API: generate into `OUT_DIR` from `build.rs`.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     bpfgen_core::builder::Builder::new("src/bpf/lb.bpf.o")
-//!         .types(["vip_key", "vip_meta"])
-//!         .generate()
-//!         .unwrap_or_else(|e| panic!("{e}"));
-//! }
-//! // src/lib.rs:  include!(concat!(env!("OUT_DIR"), "/lb.rs"));
+//! // in build.rs's main():
+//! bpfgen_core::builder::Builder::new("src/bpf/lb.bpf.o")
+//!     .types(["vip_key", "vip_meta"])
+//!     .generate()
+//!     .unwrap_or_else(|e| panic!("{e}"));
+//! // in src/lib.rs:  include!(concat!(env!("OUT_DIR"), "/lb.rs"));
 //! ```
 //!
 //! With [`Builder::compile`] the object is first built from its C source with clang
