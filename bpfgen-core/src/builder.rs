@@ -25,6 +25,7 @@ use crate::Options;
 pub struct Builder {
     object: PathBuf,
     source: Option<PathBuf>,
+    clang: Option<PathBuf>,
     clang_args: Vec<String>,
     output: Option<PathBuf>,
     options: Options,
@@ -37,6 +38,7 @@ impl Builder {
         Builder {
             object: object.into(),
             source: None,
+            clang: None,
             clang_args: Vec::new(),
             output: None,
             options: Options::default(),
@@ -47,6 +49,13 @@ impl Builder {
     /// to `OUT_DIR` under the file name given to [`Builder::new`].
     pub fn compile(mut self, source: impl Into<PathBuf>) -> Self {
         self.source = Some(source.into());
+        self
+    }
+
+    /// The clang to use for [`Builder::compile`] (default: `$BPF_CLANG`, else
+    /// `clang-19`, else `clang`).
+    pub fn clang(mut self, path: impl Into<PathBuf>) -> Self {
+        self.clang = Some(path.into());
         self
     }
 
@@ -98,13 +107,18 @@ impl Builder {
         let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from);
         let object = match &self.source {
             Some(src) => {
-                let dir = out_dir.clone().ok_or_else(|| no_out_dir(src))?;
+                // The object goes to OUT_DIR, or next to an explicit output.
+                let dir = match (&out_dir, &self.output) {
+                    (Some(d), _) => d.clone(),
+                    (None, Some(o)) => o.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    (None, None) => return Err(no_out_dir(src)),
+                };
                 let name = self
                     .object
                     .file_name()
                     .map_or_else(|| "bpf.o".into(), |n| n.to_owned());
                 let obj = dir.join(name);
-                compile(src, &obj, &self.clang_args)?;
+                compile(src, &obj, self.clang.as_deref(), &self.clang_args)?;
                 println!("cargo:rerun-if-changed={}", src.display());
                 obj
             }
@@ -143,11 +157,12 @@ fn stem(p: &Path) -> String {
         .to_string()
 }
 
-fn compile(src: &Path, obj: &Path, extra: &[String]) -> Result<(), Error> {
+fn compile(src: &Path, obj: &Path, clang: Option<&Path>, extra: &[String]) -> Result<(), Error> {
     let label = src.display().to_string();
-    let candidates: Vec<String> = match std::env::var("BPF_CLANG") {
-        Ok(c) => vec![c],
-        Err(_) => vec!["clang-19".into(), "clang".into()],
+    let candidates: Vec<String> = match (clang, std::env::var("BPF_CLANG")) {
+        (Some(c), _) => vec![c.display().to_string()],
+        (None, Ok(c)) => vec![c],
+        (None, Err(_)) => vec!["clang-19".into(), "clang".into()],
     };
     let clang = candidates
         .iter()
