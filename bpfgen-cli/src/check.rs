@@ -79,7 +79,12 @@ fn compare(
         }
     };
     let opts = gen.options();
-    let fresh = bpfgen_core::generate_file(object, &opts).map_err(|e| e.to_string())?;
+    // Regenerate exactly as `bpfgen OBJECT -o GENERATED` would (--embed paths are
+    // relative to the output file).
+    let fresh = bpfgen_core::load(object, &opts)
+        .and_then(|m| m.generate_to(&opts, Some(generated)))
+        .map_err(|e| e.to_string())?
+        .code;
     if fresh == committed {
         return Ok(None);
     }

@@ -149,14 +149,19 @@ fn generate(
     output: Option<PathBuf>,
     opts: &bpfgen_core::Options,
 ) -> Result<(), bpfgen_core::Error> {
-    let code = bpfgen_core::generate_file(&input, opts)?;
+    let model = bpfgen_core::load(&input, opts)?;
+    // The output path matters for `--embed`: include_bytes! resolves relative to it.
+    let generated = model.generate_to(opts, output.as_deref())?;
+    for w in &generated.warnings {
+        eprintln!("bpfgen: warning: {w}");
+    }
     match &output {
-        Some(path) => bpfgen_core::write_atomic(path, &code),
+        Some(path) => bpfgen_core::write_atomic(path, &generated.code),
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             // A closed pipe (`bpfgen x.o | head`) is not an error worth a message.
-            let _ = out.write_all(code.as_bytes());
+            let _ = out.write_all(generated.code.as_bytes());
             Ok(())
         }
     }

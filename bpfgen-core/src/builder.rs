@@ -133,8 +133,12 @@ impl Builder {
                 .ok_or_else(|| no_out_dir(&object))?
                 .join(format!("{}.rs", stem(&self.object))),
         };
-        let code = crate::generate_file(&object, &self.options)?;
-        crate::write_atomic(&output, &code)?;
+        let generated =
+            crate::load(&object, &self.options)?.generate_to(&self.options, Some(&output))?;
+        for w in &generated.warnings {
+            println!("cargo:warning=bpfgen: {w}");
+        }
+        crate::write_atomic(&output, &generated.code)?;
         Ok(output)
     }
 }

@@ -74,6 +74,19 @@ pub enum ErrorKind {
     TooLarge { size: u64, limit: u64 },
     #[error("{0}")]
     Build(String),
+    /// A map definition of the `.maps` section that bpfgen (and libbpf) cannot use.
+    #[error("map `{map}` (BTF type id {id}): {what}")]
+    Map { map: String, id: u32, what: String },
+    /// A variable of a data section whose place cannot be established.
+    #[error("section `{section}`, variable `{var}`: {what}")]
+    Global {
+        section: String,
+        var: String,
+        what: String,
+    },
+    /// `--embed` cannot spell the object's path in `include_bytes!`.
+    #[error("cannot embed `{path}`: {what}")]
+    Embed { path: String, what: String },
 }
 
 fn suggestions(close: &[String]) -> String {
@@ -104,3 +117,55 @@ impl ErrorKind {
 
 /// Result with [`ErrorKind`], used inside the pipeline before the file name is attached.
 pub type KResult<T> = std::result::Result<T, ErrorKind>;
+
+/// Something bpfgen generates less for than the input seems to ask, with the input it
+/// concerns. Generation goes on; front ends print these (the CLI as
+/// `bpfgen: warning: FILE: …` on stderr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The input file, as in [`Error::file`].
+    pub file: String,
+    pub kind: WarningKind,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.kind)
+    }
+}
+
+/// What a [`Warning`] is about, without the file name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// A map of the legacy `SEC("maps")` section (`struct bpf_map_def`).
+    #[error(
+        "map `{map}` is a legacy `SEC(\"maps\")` definition (`struct bpf_map_def`, no BTF key or value type): \
+         no description is generated for it (libbpf 1.0 no longer loads such maps); \
+         declare it in `SEC(\".maps\")` with `__uint(type, …)`, `__type(key, …)` and `__type(value, …)`"
+    )]
+    LegacyMap { map: String },
+    /// A map whose key or value holds data but is declared by its size only.
+    #[error(
+        "map `{map}`: its {what} is declared by size only (`__uint({what}_size, {size})`), so bpfgen has no type for it: \
+         no `{alias}` type and no typed aya handle are generated; declare it with `__type({what}, T)`"
+    )]
+    UntypedMap {
+        map: String,
+        /// `key` or `value`.
+        what: &'static str,
+        size: u32,
+        /// `Key` or `Value`.
+        alias: &'static str,
+    },
+}
+
+impl WarningKind {
+    /// Attaches the file name.
+    pub fn at(self, file: impl Into<String>) -> Warning {
+        Warning {
+            file: file.into(),
+            kind: self,
+        }
+    }
+}

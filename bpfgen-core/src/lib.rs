@@ -10,17 +10,19 @@ pub mod btf;
 pub mod builder;
 mod emit;
 pub mod error;
+pub mod globals;
 pub mod ir;
 pub mod layout;
+pub mod maps;
 pub mod naming;
 pub mod object;
 pub mod options;
 pub mod report;
 pub mod select;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Warning, WarningKind};
 pub use options::Options;
 
 /// A loaded input: the graph, its names, and what it came from.
@@ -30,6 +32,23 @@ pub struct Model {
     pub kind: object::InputKind,
     /// File name used in messages and docs.
     pub label: String,
+    /// The input's path, when it was read from a file ([`load`] sets it): what
+    /// `--embed` includes. Set it yourself after [`load_bytes`] to embed.
+    pub input_path: Option<PathBuf>,
+    /// The ELF sections and symbols (`None` for raw BTF).
+    pub elf: Option<object::ElfInfo>,
+    /// The object's maps (empty for raw BTF).
+    pub maps: maps::Maps,
+    /// The object's data sections and externs (empty for raw BTF).
+    pub globals: globals::Globals,
+}
+
+/// Generated source and what the user should hear about it.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub code: String,
+    /// Things the input asked for that were not (fully) generated: print them.
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads and checks `path` (and the `--base` file, if any) into a [`Model`].
@@ -43,11 +62,13 @@ pub fn load(path: &Path, opts: &Options) -> Result<Model, Error> {
         }
         None => None,
     };
-    load_bytes(
+    let mut model = load_bytes(
         &bytes,
         &label,
         base.as_ref().map(|(b, l)| (b.as_slice(), l.as_str())),
-    )
+    )?;
+    model.input_path = Some(path.to_path_buf());
+    Ok(model)
 }
 
 /// [`load`] for bytes in memory; `base` is the base BTF and its label.
@@ -66,12 +87,53 @@ pub fn load_bytes(bytes: &[u8], label: &str, base: Option<(&[u8], &str)>) -> Res
         .at(label));
     }
     let ir = ir::build(&loaded).map_err(|k| k.at(label))?;
-    let names = naming::assign(&ir).map_err(|k| k.at(label))?;
+    let mut names = naming::assign(&ir).map_err(|k| k.at(label))?;
+    let elf = match &input.elf {
+        Some(e) => Some(object::ElfInfo::from_elf(e).map_err(|k| k.at(label))?),
+        None => None,
+    };
+    let (maps, globals) = match &elf {
+        Some(e) => {
+            let maps = maps::decode(&ir, e).map_err(|k| k.at(label))?;
+            let globals = globals::decode(&ir, e).map_err(|k| k.at(label))?;
+            // Anonymous types only maps and globals use get names of their own.
+            let mut wants = Vec::new();
+            for m in &maps.maps {
+                let inner = m
+                    .inner
+                    .as_deref()
+                    .map(|i| (i, format!("{}__inner", m.name)));
+                for (spec, base) in std::iter::once((m, m.name.clone())).chain(inner) {
+                    for (ty, what) in [(spec.key, "key"), (spec.value, "value")] {
+                        if let Some(ty) = ty {
+                            wants.push((
+                                ty,
+                                format!("{base}__{what}"),
+                                format!("{}.{what}", spec.name),
+                            ));
+                        }
+                    }
+                }
+            }
+            for sec in &globals.sections {
+                for v in &sec.vars {
+                    wants.push((v.ty, v.name.clone(), v.name.clone()));
+                }
+            }
+            globals::name_anonymous(&ir, &mut names, &wants);
+            (maps, globals)
+        }
+        None => Default::default(),
+    };
     Ok(Model {
         ir,
         names,
         kind: input.kind,
         label: label.to_string(),
+        input_path: None,
+        elf,
+        maps,
+        globals,
     })
 }
 
@@ -88,8 +150,25 @@ impl Model {
         select::select(&self.ir, &self.names, roots).map_err(|k| k.at(&self.label))
     }
 
-    /// Generates the Rust source for `opts`.
+    /// Generates the Rust source for `opts` (warnings are dropped: see
+    /// [`Self::generate_to`]; `--embed` spells the object's absolute path).
     pub fn generate(&self, opts: &Options) -> Result<String, Error> {
+        Ok(self.generate_to(opts, None)?.code)
+    }
+
+    /// Whether the output describes the object's maps and globals: for an ELF object
+    /// without `--type` (a type selection asks for exactly those types).
+    pub fn describes_skeleton(&self, opts: &Options) -> bool {
+        self.elf.is_some() && opts.types.is_empty()
+    }
+
+    /// Generates the Rust source for `opts`, to be written to `output` (`None`:
+    /// stdout or memory). `output` only matters for `--embed`: `include_bytes!`
+    /// resolves a relative path from the file it appears in, so the object's path is
+    /// spelled relative to `output`'s directory when there is one (a generated file
+    /// committed next to its object stays valid in any checkout), and absolute
+    /// otherwise.
+    pub fn generate_to(&self, opts: &Options, output: Option<&Path>) -> Result<Generated, Error> {
         let items = self.select(opts)?;
         let source = Path::new(&self.label)
             .file_name()
@@ -111,16 +190,83 @@ impl Model {
                 .trim_end()
                 .to_string(),
         );
+        let skeleton = self.describes_skeleton(opts);
+        let embed = if opts.embed {
+            Some(self.embed_path(output).map_err(|k| k.at(&self.label))?)
+        } else {
+            None
+        };
         let cfg = emit::EmitConfig {
             source: &source,
             header,
             zerocopy,
+            skeleton: skeleton.then_some((self.maps.maps.as_slice(), &self.globals)),
+            aya: opts.aya,
+            embed,
         };
-        emit::emit(&self.ir, &self.names, &items, &cfg).map_err(|k| k.at(&self.label))
+        let code =
+            emit::emit(&self.ir, &self.names, &items, &cfg).map_err(|k| k.at(&self.label))?;
+        let warnings = if skeleton {
+            self.maps
+                .warnings
+                .iter()
+                .map(|w| w.clone().at(&self.label))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Generated { code, warnings })
+    }
+
+    /// How `include_bytes!` reaches the input from a file written to `output`.
+    fn embed_path(&self, output: Option<&Path>) -> Result<String, ErrorKind> {
+        let label = self.label.clone();
+        let input = self.input_path.as_deref().ok_or_else(|| ErrorKind::Embed {
+            path: label.clone(),
+            what: "the object was given as bytes, not as a file (set `Model::input_path`)".into(),
+        })?;
+        let fail = |what: String| ErrorKind::Embed {
+            path: input.display().to_string(),
+            what,
+        };
+        let abs = std::fs::canonicalize(input).map_err(|e| fail(e.to_string()))?;
+        let spelled = match output {
+            Some(out) => {
+                let dir = match out.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                match std::fs::canonicalize(dir) {
+                    Ok(dir) => relative_path(&dir, &abs),
+                    Err(_) => abs,
+                }
+            }
+            None => abs,
+        };
+        spelled
+            .to_str()
+            .map(str::to_string)
+            .ok_or_else(|| fail("its path is not valid UTF-8, which `include_bytes!` needs".into()))
     }
 }
 
-/// Loads `path` and generates Rust source for it.
+/// `to` relative to directory `from` (both absolute, canonical).
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// Loads `path` and generates Rust source for it (warnings are dropped: see
+/// [`Model::generate_to`]).
 pub fn generate_file(path: &Path, opts: &Options) -> Result<String, Error> {
     load(path, opts)?.generate(opts)
 }

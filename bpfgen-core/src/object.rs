@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use object::read::elf::{ElfFile64, FileHeader};
-use object::{Endianness, Object as _, ObjectSection as _};
+use object::{Endianness, Object as _, ObjectSection as _, ObjectSymbol as _};
 
 use crate::error::{ErrorKind, KResult};
 
@@ -41,6 +41,96 @@ pub struct Input<'a> {
     pub btf: Cow<'a, [u8]>,
     /// The ELF file, for symbols and data sections.
     pub elf: Option<ElfFile64<'a, Endianness>>,
+}
+
+/// What the map and global decoders need from an ELF object, owned (the [`Input`]
+/// borrows the file's bytes; a [`crate::Model`] outlives them).
+#[derive(Clone, Debug, Default)]
+pub struct ElfInfo {
+    /// Every section, in section-header order.
+    pub sections: Vec<ElfSection>,
+    /// Every symbol of `.symtab` except the null symbol, in table order.
+    pub symbols: Vec<ElfSymbol>,
+}
+
+/// One ELF section header.
+#[derive(Clone, Debug)]
+pub struct ElfSection {
+    /// Section header index (`st_shndx` of the symbols defined in it).
+    pub index: usize,
+    pub name: String,
+    /// `sh_size`: the size of the data (for `SHT_NOBITS` `.bss`, the size it occupies).
+    pub size: u64,
+    /// `sh_flags` (`SHF_WRITE` = 1, `SHF_ALLOC` = 2, `SHF_EXECINSTR` = 4, …).
+    pub flags: u64,
+    /// `sh_type` (`SHT_PROGBITS` = 1, `SHT_NOBITS` = 8, …).
+    pub kind: u32,
+    /// `sh_addralign`.
+    pub align: u64,
+}
+
+/// One ELF symbol.
+#[derive(Clone, Debug)]
+pub struct ElfSymbol {
+    pub name: String,
+    /// Index of the section that defines it; `None` for undefined (extern) and
+    /// absolute symbols.
+    pub section: Option<usize>,
+    /// `st_value`: the offset in its section.
+    pub value: u64,
+    /// `st_size`.
+    pub size: u64,
+    /// `STB_LOCAL` = 0, `STB_GLOBAL` = 1, `STB_WEAK` = 2.
+    pub binding: u8,
+    /// `STT_NOTYPE` = 0, `STT_OBJECT` = 1, `STT_FUNC` = 2, `STT_SECTION` = 3, …
+    pub kind: u8,
+}
+
+impl ElfInfo {
+    /// The sections and symbols of `elf`, owned.
+    pub fn from_elf(elf: &ElfFile64<'_, Endianness>) -> KResult<ElfInfo> {
+        use object::read::elf::SectionHeader as _;
+        let endian = elf.endian();
+        let mut sections = Vec::new();
+        for s in elf.sections() {
+            let h = s.elf_section_header();
+            sections.push(ElfSection {
+                index: s.index().0,
+                name: s
+                    .name()
+                    .map_err(|e| ErrorKind::Elf(e.to_string()))?
+                    .to_string(),
+                size: h.sh_size(endian),
+                flags: h.sh_flags(endian),
+                kind: h.sh_type(endian),
+                align: h.sh_addralign(endian),
+            });
+        }
+        let mut symbols = Vec::new();
+        for sym in elf.symbols() {
+            let raw = sym.elf_symbol();
+            symbols.push(ElfSymbol {
+                name: sym
+                    .name()
+                    .map_err(|e| ErrorKind::Elf(e.to_string()))?
+                    .to_string(),
+                section: sym.section_index().map(|i| i.0),
+                value: sym.address(),
+                size: sym.size(),
+                binding: raw.st_bind(),
+                kind: raw.st_type(),
+            });
+        }
+        Ok(ElfInfo { sections, symbols })
+    }
+
+    pub fn section(&self, index: usize) -> Option<&ElfSection> {
+        self.sections.iter().find(|s| s.index == index)
+    }
+
+    pub fn section_by_name(&self, name: &str) -> Option<&ElfSection> {
+        self.sections.iter().find(|s| s.name == name)
+    }
 }
 
 const ELF_MAGIC: &[u8] = b"\x7fELF";

@@ -5,7 +5,9 @@
 //! it in with `#[path = …] mod walk;`.
 //!
 //! Every struct/union/enum item of `report()` becomes checks keyed by its C spelling:
-//! - `"<ctype>|size"`, `"<ctype>|align"`: `sizeof` / `_Alignof` of the type;
+//! - `"<ctype>|sizeof"`, `"<ctype>|_Alignof"`: `sizeof` / `_Alignof` of the type (C
+//!   keywords, so no member designator can collide with them: vmlinux has members
+//!   named `size` and `align`);
 //! - `"<ctype>|<desig>"`: byte offset (`offsetof`) of a non-bitfield member, or the bit
 //!   range of a bitfield member (found by a bit scan in C);
 //! - `"<ctype>|<desig>:size"`: `sizeof` of a non-bitfield member;
@@ -174,6 +176,13 @@ pub fn walk(model: &Model, header: &str, rust_mod: &str) -> Walk {
         .unwrap_or_else(|e| panic!("select: {e}"));
     let reports =
         bpfgen_core::report::report(model, &items).unwrap_or_else(|e| panic!("report: {e:?}"));
+    walk_reports(model, &reports, header, rust_mod)
+}
+
+/// [`walk`] over given reports (e.g. of a `--all` selection of raw BTF). A report whose
+/// `c_type` the caller cleared is not checked from the top: only through a parent, if
+/// it is anonymous, else it is listed in `unreached`.
+pub fn walk_reports(model: &Model, reports: &[TypeReport], header: &str, rust_mod: &str) -> Walk {
     let mut cx = Ctx {
         model,
         by_id: reports.iter().map(|r| (r.id, r)).collect(),
@@ -182,7 +191,7 @@ pub fn walk(model: &Model, header: &str, rust_mod: &str) -> Walk {
         keys: BTreeSet::new(),
     };
     let anchors = anchors(header);
-    for tr in &reports {
+    for tr in reports {
         let rust = format!("{}::{}", cx.rust_mod, ident(&tr.rust));
         let top = match &tr.c_type {
             Some(ct) => Top {
@@ -234,7 +243,7 @@ pub fn walk(model: &Model, header: &str, rust_mod: &str) -> Walk {
             cx.members(&top, tr, &base);
         }
     }
-    for tr in &reports {
+    for tr in reports {
         if !cx.walk.reached.contains_key(&tr.rust) {
             cx.walk.unreached.push(format!(
                 "{} `{}` (BTF id {}): no C spelling and no parent reaches it",
@@ -262,7 +271,7 @@ impl<'a> Ctx<'a> {
             ("align", "_Alignof", "align_of", tr.align),
         ] {
             let key = if suffix.is_empty() {
-                format!("{}|{what}", top.key)
+                format!("{}|{c}", top.key)
             } else {
                 format!("{}|{suffix}:typeof:{what}", top.key)
             };

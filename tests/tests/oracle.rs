@@ -24,7 +24,7 @@ use walk::{CExpr, Check, Expected};
 /// Alignments the BTF cannot determine. BTF records sizes and member offsets, not
 /// alignment; each entry is a C "twin" of a fixture type with the same members, the same
 /// size and the same member offsets (so the same BTF layout) but a different alignment.
-/// The C program measures the twin too, and an `|align` that differs from C is accepted
+/// The C program measures the twin too, and an `|_Alignof` that differs from C is accepted
 /// only if the twin proves the BTF ambiguous: every size/offset of the twin equals the
 /// type's, and the twin's `_Alignof` is the alignment bpfgen reported. Anything else is a
 /// mismatch. (fixture, C type, twin C type, twin definition)
@@ -186,10 +186,10 @@ fn parse_c(out: &str) -> CValues {
     v
 }
 
-/// Whether `value` for `key` (an `<ctype>|align`) is the alignment of a BTF twin
+/// Whether `value` for `key` (an `<ctype>|_Alignof`) is the alignment of a BTF twin
 /// (see [`BTF_TWINS`]) whose whole layout the C program found identical.
 fn twin_explains(key: &str, value: u64, c: &CValues) -> bool {
-    let Some(prefix) = key.strip_suffix("|align") else {
+    let Some(prefix) = key.strip_suffix("|_Alignof") else {
         return false;
     };
     let prefix = format!("{prefix}|");
@@ -338,7 +338,7 @@ fn oracle(fixture: &str) {
         println!("  not checked: {s}");
     }
     for t in BTF_TWINS.iter().filter(|t| t.0 == fixture) {
-        let key = format!("{}|align", t.1);
+        let key = format!("{}|_Alignof", t.1);
         println!(
             "  BTF-ambiguous alignment of `{}`: C {:?}, bpfgen {:?}, twin `{}` (same BTF layout) {:?}",
             t.1,
@@ -405,13 +405,25 @@ fn oracle_naming_v2() {
     oracle("naming_v2");
 }
 
+#[test]
+fn oracle_maps() {
+    oracle("maps");
+}
+
+#[test]
+fn oracle_externs() {
+    oracle("externs");
+}
+
 /// Every `fixtures/bpfel/*.bpf.o` has an `oracle_*` test above (and probes in the lib).
 #[test]
 fn oracle_covers_every_fixture() {
     let tested = [
         "bitfields",
         "bitfields_values",
+        "externs",
         "layout",
+        "maps",
         "naming",
         "naming_v2",
         "packed",
@@ -488,7 +500,7 @@ fn compare_reports_a_wrong_number() {
     let pick = |checks: &[Check], key: &str| checks.iter().position(|c| c.key == key).unwrap();
     let off = pick(&checks, "struct bf_mixed|after");
     checks[off].expected = Expected::Num(4);
-    let size = pick(&checks, "struct bf_storage|size");
+    let size = pick(&checks, "struct bf_storage|sizeof");
     checks[size].expected = Expected::Num(8);
     let bit = pick(&checks, "struct bf_span64|sb");
     checks[bit].expected = Expected::Bits {
@@ -504,7 +516,7 @@ fn compare_reports_a_wrong_number() {
     assert_eq!(bad.len(), 4, "{bad:#?}");
     for key in [
         "struct bf_mixed|after",
-        "struct bf_storage|size",
+        "struct bf_storage|sizeof",
         "struct bf_span64|sb",
         "struct bf_signed|sll",
     ] {
@@ -518,7 +530,7 @@ fn compare_reports_a_wrong_number() {
 #[test]
 fn btf_twin_excuses_only_the_twins_alignment() {
     let (mut checks, mut c) = checks_of("packed");
-    let key = "struct pk_aligned4|align";
+    let key = "struct pk_aligned4|_Alignof";
     let i = checks.iter().position(|c| c.key == key).unwrap();
     assert_eq!(c.nums[key], 4);
     assert_eq!(c.nums[&format!("twin:{key}")], 2);
@@ -534,7 +546,7 @@ fn btf_twin_excuses_only_the_twins_alignment() {
     // No twin for other types.
     let j = checks
         .iter()
-        .position(|c| c.key == "struct pk_basic|align")
+        .position(|c| c.key == "struct pk_basic|_Alignof")
         .unwrap();
     checks[j].expected = Expected::Num(2);
     assert_eq!(compare_report("packed", &checks[j..=j], &c).len(), 1);
@@ -555,12 +567,12 @@ fn compare_probe_reports_a_wrong_number() {
     let (_, c) = checks_of("layout");
     let good = [
         ("struct lay_holes|b", 8usize),
-        ("struct lay_holes|size", 24),
+        ("struct lay_holes|sizeof", 24),
     ];
     assert!(compare_probe("layout", &good, &c).is_empty());
     let bad = [
         ("struct lay_holes|b", 4usize),
-        ("struct lay_holes|size", 24),
+        ("struct lay_holes|sizeof", 24),
     ];
     let msgs = compare_probe("layout", &bad, &c);
     assert_eq!(msgs.len(), 1);

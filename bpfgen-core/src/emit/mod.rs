@@ -5,7 +5,10 @@
 //! exists) the private bit-access helpers.
 
 mod asserts;
+mod aya;
 mod bitfield;
+mod globals;
+mod maps;
 mod types;
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
@@ -24,6 +27,13 @@ pub struct EmitConfig<'a> {
     /// Header lines (without `// `), e.g. the options used.
     pub header: Vec<String>,
     pub zerocopy: bool,
+    /// The maps and globals to describe (`pub mod maps`, `pub mod globals`): whole-object
+    /// generation of an ELF object.
+    pub skeleton: Option<(&'a [crate::maps::MapSpec], &'a crate::globals::Globals)>,
+    /// Emit `pub mod aya_glue` (`--aya`).
+    pub aya: bool,
+    /// Emit `pub const OBJECT` with `include_bytes!` of this path (`--embed`).
+    pub embed: Option<String>,
 }
 
 /// Marker statement `__bpfgen_safety_N();` replaced by the N-th `// SAFETY:` comment
@@ -41,6 +51,9 @@ pub(crate) struct Emitter<'a> {
     /// Pre-formatted text that follows the item being emitted (see `asserts`).
     pub trailing_text: std::cell::RefCell<String>,
 }
+
+/// Stack of each emitter thread (virtual: only touched pages are committed).
+const WORKER_STACK: usize = 32 << 20;
 
 pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> KResult<String> {
     let mut out = String::new();
@@ -66,14 +79,23 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         std::thread::scope(|s| {
             let handles: Vec<_> = items
                 .chunks(chunk)
-                .map(|part| s.spawn(move || emit_chunk(ir, names, cfg, part)))
+                .map(|part| {
+                    // Layout recursion is bounded (layout::MAX_NESTING) but deep
+                    // nesting in a debug build needs more than the default 2 MiB.
+                    std::thread::Builder::new()
+                        .stack_size(WORKER_STACK)
+                        .spawn_scoped(s, move || emit_chunk(ir, names, cfg, part))
+                })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
+                .map(|h| match h {
+                    Ok(h) => h.join().unwrap_or_else(|_| {
                         Err(ErrorKind::Btf("internal: emitter thread panicked".into()))
-                    })
+                    }),
+                    Err(e) => Err(ErrorKind::Btf(format!(
+                        "cannot start an emitter thread: {e}"
+                    ))),
                 })
                 .collect()
         })
@@ -87,6 +109,36 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
     if uses_bitfields {
         out.push('\n');
         out.push_str(&format_tokens(bitfield::helpers(ir.endian), &[])?);
+    }
+    // Maps, globals, the embedded object and the aya glue follow the types.
+    let mut e = Emitter::new(ir, names, cfg);
+    let section = |e: &Emitter<'_>, tokens: TokenStream, out: &mut String| -> KResult<()> {
+        let msgs = std::mem::take(&mut *e.safety_msgs.borrow_mut());
+        out.push('\n');
+        out.push_str(&format_tokens(tokens, &msgs)?);
+        Ok(())
+    };
+    if let Some((maps, globals)) = cfg.skeleton {
+        let t = e.maps_module(maps)?;
+        section(&e, t, &mut out)?;
+        let t = e.globals_module(globals)?;
+        section(&e, t, &mut out)?;
+    }
+    if let Some(path) = &cfg.embed {
+        let doc = format!(
+            "The bytes of `{}`, embedded at build time (`include_bytes!`): a loader takes them directly (`aya::Ebpf::load(OBJECT)`), so no file is needed at run time.",
+            cfg.source
+        );
+        let u8t = prim("u8");
+        let t = quote! {
+            #[doc = #doc]
+            pub const OBJECT: &[#u8t] = ::core::include_bytes!(#path);
+        };
+        section(&e, t, &mut out)?;
+    }
+    if cfg.aya {
+        let t = e.aya_module(items, cfg.skeleton, cfg.embed.is_some())?;
+        section(&e, t, &mut out)?;
     }
     Ok(out)
 }
@@ -135,6 +187,13 @@ fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
         } else if let Some(msg) = trimmed
             .strip_prefix(SAFETY_MARK)
             .and_then(|rest| rest.strip_suffix("();"))
+            .or_else(|| {
+                // The item form (before an `unsafe impl`): `const __bpfgen_safety_N: () = ();`.
+                trimmed
+                    .strip_prefix("const ")
+                    .and_then(|r| r.strip_prefix(SAFETY_MARK))
+                    .and_then(|r| r.strip_suffix(": () = ();"))
+            })
             .and_then(|n| n.parse::<usize>().ok())
             .and_then(|n| safety.get(n))
         {
@@ -203,6 +262,14 @@ impl<'a> Emitter<'a> {
         quote!(#mark();)
     }
 
+    /// `// SAFETY: msg` before the next item (an `unsafe impl`).
+    pub(crate) fn safety_item(&self, msg: String) -> TokenStream {
+        let mut msgs = self.safety_msgs.borrow_mut();
+        let mark = Ident::new(&format!("{SAFETY_MARK}{}", msgs.len()), Span::call_site());
+        msgs.push(msg);
+        quote!(const #mark: () = ();)
+    }
+
     fn guard(&self) -> TokenStream {
         let (want, other) = match self.ir.endian {
             Endian::Little => ("little", "big"),
@@ -268,6 +335,12 @@ impl<'a> Emitter<'a> {
 
     /// The Rust type of a value of type `id` (qualifiers dropped, typedef names kept).
     pub(crate) fn rust_ty(&self, id: TypeId) -> KResult<TokenStream> {
+        self.rust_ty_in(id, &TokenStream::new())
+    }
+
+    /// [`Self::rust_ty`] for use inside a generated module: generated items are
+    /// reached through `prefix` (e.g. `super::`).
+    pub(crate) fn rust_ty_in(&self, id: TypeId, prefix: &TokenStream) -> KResult<TokenStream> {
         let mut dims: Vec<u32> = Vec::new();
         let mut cur = id;
         let base = 'outer: {
@@ -275,7 +348,7 @@ impl<'a> Emitter<'a> {
                 match self.names.roles.get(&cur) {
                     Some(Role::Item(n)) => {
                         let i = ident(n);
-                        break 'outer quote!(#i);
+                        break 'outer quote!(#prefix #i);
                     }
                     Some(Role::SameAs(t)) => {
                         cur = *t;
