@@ -226,7 +226,45 @@ pub fn build(loaded: &Loaded) -> KResult<Ir> {
             }
         }
     }
+    check_chains(&ir)?;
     Ok(ir)
+}
+
+/// Typedef, qualifier and array edges must end somewhere: a cycle through them
+/// (`typedef a` → `const a`) would make an alias of itself or an infinite array.
+/// Linear: each id is walked once (white → grey on the current path → black).
+fn check_chains(ir: &Ir) -> KResult<()> {
+    const WHITE: u8 = 0;
+    const GREY: u8 = 1;
+    const BLACK: u8 = 2;
+    let mut state = vec![WHITE; ir.types.len()];
+    let next = |id: TypeId| match &ir.get(id).kind {
+        Kind::Typedef { target } | Kind::Qual { target } => Some(*target),
+        Kind::Array { elem, .. } => Some(*elem),
+        _ => None,
+    };
+    let mut path = Vec::new();
+    for start in 0..ir.types.len() as TypeId {
+        let mut id = start;
+        while state[id as usize] == WHITE {
+            state[id as usize] = GREY;
+            path.push(id);
+            match next(id) {
+                Some(t) => id = t,
+                None => break,
+            }
+        }
+        if state[id as usize] == GREY && next(id).is_some() {
+            return Err(ErrorKind::ty(
+                id,
+                "typedef/qualifier/array chain is cyclic (the type would contain itself)",
+            ));
+        }
+        for p in path.drain(..) {
+            state[p as usize] = BLACK;
+        }
+    }
+    Ok(())
 }
 
 fn convert(loaded: &Loaded, id: TypeId, t: &btf_rs::Type) -> KResult<Type> {

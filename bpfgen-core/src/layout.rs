@@ -81,7 +81,9 @@ pub struct Layouts<'a> {
     in_progress: Vec<TypeId>,
 }
 
-const MAX_NESTING: usize = 1000;
+/// Deepest struct-in-struct nesting accepted (kernel types nest a few levels; this
+/// bounds the recursion of `composite` well within an emitter thread's stack).
+pub const MAX_NESTING: usize = 256;
 
 impl<'a> Layouts<'a> {
     pub fn new(ir: &'a Ir) -> Self {
