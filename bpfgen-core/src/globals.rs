@@ -220,6 +220,10 @@ pub fn decode(ir: &Ir, elf: &ElfInfo) -> KResult<Globals> {
 pub enum SecSlot {
     /// Variable `var` (index into [`DataSection::vars`]) as a field.
     Var { var: usize, offset: u64, size: u64 },
+    /// Variable `var` at an offset its type's alignment does not allow (clang does
+    /// not over-align BPF globals, e.g. a 64-byte aligned `struct net_device` in
+    /// `.bss`): held as bytes, with accessors.
+    Bytes { var: usize, offset: u64, size: u64 },
     /// Bytes no variable covers, inside the section.
     Pad { offset: u64, len: u64 },
     /// Bytes after the section's end, up to a multiple of the struct's alignment.
@@ -252,12 +256,6 @@ pub fn section_layout(layouts: &mut Layouts<'_>, sec: &DataSection) -> KResult<S
             what,
         };
         let a = layouts.align_of(v.ty)?;
-        if v.offset % u64::from(a) != 0 {
-            return Err(gerr(format!(
-                "it is at offset {}, which its type's alignment ({a}) does not allow",
-                v.offset
-            )));
-        }
         if v.offset < cursor {
             return Err(gerr(format!(
                 "bytes {}..{} overlap the variable before it",
@@ -271,13 +269,21 @@ pub fn section_layout(layouts: &mut Layouts<'_>, sec: &DataSection) -> KResult<S
                 len: v.offset - cursor,
             });
         }
-        align = align.max(a);
-        guaranteed = guaranteed.max(layouts.guaranteed_align(v.ty)?);
-        slots.push(SecSlot::Var {
-            var: i,
-            offset: v.offset,
-            size: v.size,
-        });
+        if v.offset % u64::from(a) == 0 {
+            align = align.max(a);
+            guaranteed = guaranteed.max(layouts.guaranteed_align(v.ty)?);
+            slots.push(SecSlot::Var {
+                var: i,
+                offset: v.offset,
+                size: v.size,
+            });
+        } else {
+            slots.push(SecSlot::Bytes {
+                var: i,
+                offset: v.offset,
+                size: v.size,
+            });
+        }
         cursor = v.offset + v.size;
     }
     if sec.size > cursor {

@@ -154,6 +154,8 @@ impl Emitter<'_> {
         let mut fields = Vec::new();
         let mut debug = Vec::new();
         let mut offsets = Vec::new();
+        let mut accessors = Vec::new();
+        let mut size_checks = Vec::new();
         for slot in &layout.slots {
             match slot {
                 SecSlot::Var { var, offset, size } => {
@@ -171,6 +173,52 @@ impl Emitter<'_> {
                     let l = &v.name;
                     debug.push(quote!(.field(#l, &self.#f)));
                     offsets.push((f, *offset));
+                }
+                SecSlot::Bytes { var, offset, size } => {
+                    let v = &sec.vars[*var];
+                    let getter = ident(&fnames[*var]);
+                    let setter = ident(&format!("set_{}", bare(&fnames[*var])));
+                    let f = unique(format!("{}_bytes", bare(&fnames[*var])));
+                    let ty = self.rust_ty_in(v.ty, &to_file)?;
+                    let n = lit(*size);
+                    let d = format!(
+                        "C {} (`{}`, BTF VAR id {}) at offset {offset}, which its type's alignment does not allow: held as bytes; use `{}()` / `{}()`.",
+                        var_words(&v.name, v.is_static),
+                        c_type(self, v.ty),
+                        v.var,
+                        getter,
+                        setter
+                    );
+                    fields.push(quote!(#[doc = #d] pub #f: [#u8t; #n],));
+                    let l = &v.name;
+                    debug.push(quote!(.field(#l, &self.#getter())));
+                    offsets.push((f.clone(), *offset));
+                    let s1 = self.safety(format!(
+                        "`{f}` holds exactly a `{}` (size asserted below), every bit pattern is a valid generated type, and the read is unaligned.",
+                        ty.to_string().replace(' ', "")
+                    ));
+                    let s2 = self.safety(format!(
+                        "`{f}` holds exactly a `{}` (size asserted below) and the write is unaligned; generated types have no padding, so every byte written is initialised.",
+                        ty.to_string().replace(' ', "")
+                    ));
+                    let gd = format!("Reads C `{l}`.");
+                    let sd = format!("Writes C `{l}`.");
+                    accessors.push(quote! {
+                        #[doc = #gd]
+                        #[inline]
+                        pub fn #getter(&self) -> #ty {
+                            #s1 unsafe { ::core::ptr::read_unaligned(self.#f.as_ptr().cast::<#ty>()) }
+                        }
+                        #[doc = #sd]
+                        #[inline]
+                        pub fn #setter(&mut self, value: #ty) {
+                            #s2 unsafe { ::core::ptr::write_unaligned(self.#f.as_mut_ptr().cast::<#ty>(), value) }
+                        }
+                    });
+                    let msg = format!("bpfgen: `{l}` must be {size} bytes");
+                    size_checks.push(
+                        quote!(if ::core::mem::size_of::<#ty>() != #n { ::core::panic!(#msg) }),
+                    );
                 }
                 SecSlot::Pad { offset, len } => {
                     let f = unique(format!("_pad_{offset}"));
@@ -312,6 +360,8 @@ impl Emitter<'_> {
                     }
                     bytes
                 }
+
+                #(#accessors)*
             }
 
             const _: () = {
@@ -319,6 +369,7 @@ impl Emitter<'_> {
                 if ::core::mem::size_of::<#name_i>() != #sz { ::core::panic!(#ms) }
                 if ::core::mem::align_of::<#name_i>() != #al { ::core::panic!(#ma) }
                 #(#offs)*
+                #(#size_checks)*
             };
         })
     }

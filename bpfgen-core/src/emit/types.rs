@@ -224,7 +224,11 @@ impl Emitter<'_> {
                     let m = &c.members[*member];
                     let f = ident(&fnames[*member]);
                     let ty = self.rust_ty(m.ty)?;
-                    let doc = if *size == 0 {
+                    let is_array = matches!(
+                        self.ir.get(self.ir.strip(m.ty)?).kind,
+                        Kind::Array { len: 0, .. }
+                    );
+                    let doc = if *size == 0 && is_array {
                         let d = format!(
                             "C `{}` at offset {offset}: flexible array member; its elements continue past the end of the struct.",
                             c_label(*member)
@@ -336,8 +340,9 @@ impl Emitter<'_> {
         let impl_block = if methods.is_empty() {
             quote!()
         } else {
+            let allow = accessor_allows();
             quote! {
-                #[allow(non_snake_case, clippy::identity_op)]
+                #allow
                 impl #name_i { #(#methods)* }
             }
         };
@@ -431,6 +436,7 @@ impl Emitter<'_> {
         let cname_short = c_short(&cname, &name);
         let methods = &acc.methods;
         let d = "The union's bytes.";
+        let allow = accessor_allows();
         let assert_block = self.assert_block(asserts::struct_block(
             &name_i,
             &name,
@@ -460,7 +466,7 @@ impl Emitter<'_> {
                 }
             }
 
-            #[allow(non_snake_case, clippy::identity_op)]
+            #allow
             impl #name_i {
                 #(#methods)*
             }
@@ -599,6 +605,25 @@ impl Emitter<'_> {
             #[allow(non_camel_case_types)]
             pub struct #name_i { _opaque: [#u8t; 0] }
         }
+    }
+}
+
+/// The lints an impl of accessors opts out of. Accessor names are C member names
+/// (`len()`, `new()`, `clone()`, `into_x()`, `set_x()`), so clippy's method-naming
+/// conventions cannot be followed: `len` without `is_empty`, `new` taking `self` and
+/// not returning `Self`, a `clone` that is not `Clone::clone`, `to_*`/`into_*`/`from_*`
+/// taking `&self` (with `avoid-breaking-exported-api = false`). `identity_op`: offsets
+/// of 0 in the accessor bodies.
+fn accessor_allows() -> TokenStream {
+    quote! {
+        #[allow(
+            non_snake_case,
+            clippy::identity_op,
+            clippy::len_without_is_empty,
+            clippy::new_ret_no_self,
+            clippy::should_implement_trait,
+            clippy::wrong_self_convention
+        )]
     }
 }
 

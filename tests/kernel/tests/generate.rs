@@ -379,3 +379,73 @@ fn skeleton_and_glue_are_prettyplease_formatted() {
         }
     }
 }
+
+/// vmlinux.h reproduces cacheline-aligned holes with anonymous `long: 64;` padding,
+/// which leaves no trace in the new object's BTF: bpfgen infers alignment 64 from the
+/// holes, while clang laid the global out with alignment 8. Such a global is held as
+/// bytes with accessors instead of being refused (found with `struct net_device` in
+/// `.bss` at offset 4272).
+#[test]
+fn global_its_type_alignment_does_not_place_is_held_as_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let obj = compile(
+        tmp.path(),
+        "cacheline",
+        r#"
+struct cl { int a; long: 64; long: 64; long: 64; long: 64; long: 64; long: 64; long: 64; int b; long: 64; long: 64; long: 64; long: 64; long: 64; long: 64; long: 64; };
+__u32 g_small;
+struct cl g_cl;
+SEC("xdp") int prog(void *ctx) { return g_small + g_cl.b; }
+"#,
+    );
+    let opts = Options {
+        zerocopy: Some(false),
+        ..Options::default()
+    };
+    let code = bpfgen_core::load(&obj, &opts)
+        .unwrap()
+        .generate_to(&opts, None)
+        .unwrap()
+        .code;
+    for want in [
+        "/// C `struct cl` (BTF type id",
+        "pub g_cl_bytes: [::core::primitive::u8; 128],",
+        "pub fn g_cl(&self) -> super::cl {",
+        "pub fn set_g_cl(&mut self, value: super::cl) {",
+        "assert!(offset_of!(bss, g_cl_bytes) == 8);",
+    ] {
+        assert!(code.contains(want), "missing `{want}`");
+    }
+    assert!(
+        code.contains(": 128 bytes, aligned to 64."),
+        "the hole implies 64"
+    );
+    // And it compiles, accessors included.
+    let gen = tmp.path().join("cl.rs");
+    std::fs::write(&gen, &code).unwrap();
+    let lib = tmp.path().join("lib.rs");
+    std::fs::write(
+        &lib,
+        format!("#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({gen:?}); }}\n"),
+    )
+    .unwrap();
+    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+            "--out-dir",
+        ])
+        .arg(tmp.path())
+        .arg(&lib)
+        .output()
+        .expect("run rustc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
