@@ -305,7 +305,9 @@ impl<'a> Emitter<'a> {
             .ok_or_else(|| ErrorKind::ty(id, "internal: item without a name"))
     }
 
-    /// How C names this type, for docs (`struct foo`, `anonymous union in outer.u`).
+    /// How C names this type, for docs (`struct foo`, `anonymous union of outer.u`).
+    /// Plain text without backticks: callers put it in one code span (a nested one
+    /// would leave `<anon0>` outside it, where rustdoc reads an HTML tag).
     pub(crate) fn c_spelling(&self, id: TypeId) -> String {
         let t = self.ir.get(id);
         let word = match &t.kind {
@@ -320,9 +322,9 @@ impl<'a> Emitter<'a> {
         match (&t.name, self.names.anon_origin.get(&id)) {
             (Some(n), _) if matches!(t.kind, Kind::Typedef { .. }) => format!("typedef {n}"),
             (Some(n), _) => format!("{word} {n}"),
-            (None, Some(origin)) => format!("anonymous {word} of `{origin}`"),
+            (None, Some(origin)) => format!("anonymous {word} of {origin}"),
             (None, None) => match self.typedef_naming(id) {
-                Some(td) => format!("anonymous {word}, `typedef {word} {{ … }} {td}`"),
+                Some(td) => format!("anonymous {word}, typedef {word} {{ … }} {td}"),
                 None => format!("anonymous {word}"),
             },
         }
