@@ -71,7 +71,8 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let workers = if items.len() < 2000 { 1 } else { workers };
+    // Starting a thread costs tens of microseconds; an item about 50.
+    let workers = if items.len() < 64 { 1 } else { workers };
     let chunk = items.len().div_ceil(workers).max(1);
     let results: Vec<KResult<(String, bool)>> = if workers == 1 {
         vec![emit_chunk(ir, names, cfg, items)]
