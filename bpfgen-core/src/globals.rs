@@ -13,13 +13,11 @@
 //! Also here: names for anonymous types that only maps and globals use
 //! (`struct { … } cfg;`), which the type naming (`naming.rs`) never reaches.
 
-use std::collections::HashSet;
-
 use crate::error::{ErrorKind, KResult};
 use crate::ir::{Ir, Kind, TypeId};
 use crate::layout::Layouts;
 use crate::maps::find_datasec;
-use crate::naming::{bare, field_names, ident, Names, Role};
+use crate::naming::{anon_target, field_names, ident, kind_word, name_nested, Names, Role, Taken};
 use crate::object::ElfInfo;
 
 /// What kind of data a section holds (and so which kernel map a loader makes of it).
@@ -324,103 +322,26 @@ pub fn var_field_names(sec: &DataSection) -> Vec<String> {
 }
 
 /// Names anonymous structs, unions and enums that maps and globals use by value
-/// (`wants`: the type, and the name it should get, e.g. `hash__key` or `cfg`), and
-/// the anonymous types nested in them (`{parent}__{member}`, as `naming.rs` does).
-/// Types that already have a name are left alone; a name already taken gets
-/// `_{kind}` appended (then `_{kind}_{n}`), as in `naming.rs`.
-pub fn name_anonymous(ir: &Ir, names: &mut Names, wants: &[(TypeId, String, String)]) {
-    let mut taken: HashSet<String> = names
-        .roles
-        .values()
-        .filter_map(|r| match r {
-            Role::Item(n) => Some(bare(n).to_string()),
-            Role::SameAs(_) => None,
-        })
-        .collect();
-    let kind_word = |id: TypeId| match ir.get(id).kind {
-        Kind::Struct(_) => "struct",
-        Kind::Union(_) => "union",
-        _ => "enum",
-    };
-    let mut claim = |want: String, kind: &str| -> String {
-        if taken.insert(bare(&want).to_string()) {
-            return want;
-        }
-        let base = bare(&want).to_string();
-        let mut cand = format!("{base}_{kind}");
-        let mut n = 2;
-        while !taken.insert(cand.clone()) {
-            cand = format!("{base}_{kind}_{n}");
-            n += 1;
-        }
-        cand
-    };
-    let mut stack: Vec<TypeId> = Vec::new();
+/// (`wants`: the type, the name it should get, e.g. `hash__key` or `cfg`, and its
+/// origin for docs), and the anonymous types nested in them, by `naming.rs`'s rules
+/// (`{parent}__{member}`; a taken name gets `_{kind}`). Named types are left alone.
+pub fn name_anonymous(
+    ir: &Ir,
+    names: &mut Names,
+    wants: &[(TypeId, String, String)],
+) -> KResult<()> {
+    let mut taken = Taken::of(names);
     for (ty, want, origin) in wants {
-        let Some(t) = anon_target(ir, *ty) else {
+        let Some(t) = anon_target(ir, *ty)? else {
             continue;
         };
         if names.roles.contains_key(&t) {
             continue;
         }
-        let rust = claim(ident(want), kind_word(t));
+        let rust = taken.claim(ident(want), kind_word(&ir.get(t).kind));
         names.roles.insert(t, Role::Item(rust));
         names.anon_origin.insert(t, origin.clone());
-        stack.push(t);
-        while let Some(parent) = stack.pop() {
-            let (Kind::Struct(c) | Kind::Union(c)) = &ir.get(parent).kind else {
-                continue;
-            };
-            let Some(Role::Item(pname)) = names.roles.get(&parent) else {
-                continue;
-            };
-            let pname = bare(pname).to_string();
-            let pc = names
-                .anon_origin
-                .get(&parent)
-                .cloned()
-                .unwrap_or_else(|| pname.clone());
-            let mut anon_k = 0;
-            let mut children = Vec::new();
-            for m in &c.members {
-                let (label, c_path) = match &m.name {
-                    Some(n) => (bare(&ident(n)).to_string(), format!("{pc}.{n}")),
-                    None => {
-                        let l = format!("anon{anon_k}");
-                        anon_k += 1;
-                        (l.clone(), format!("{pc}.<{l}>"))
-                    }
-                };
-                if let Some(child) = anon_target(ir, m.ty) {
-                    if let std::collections::hash_map::Entry::Vacant(slot) =
-                        names.roles.entry(child)
-                    {
-                        let rust = claim(format!("{pname}__{label}"), kind_word(child));
-                        slot.insert(Role::Item(rust));
-                        names.anon_origin.insert(child, c_path);
-                        children.push(child);
-                    }
-                }
-            }
-            stack.extend(children.into_iter().rev());
-        }
+        name_nested(ir, names, &mut taken, t)?;
     }
-}
-
-/// The anonymous struct/union/enum a value of type `ty` is (through qualifiers and
-/// arrays, not typedefs or pointers).
-fn anon_target(ir: &Ir, ty: TypeId) -> Option<TypeId> {
-    let mut id = ty;
-    for _ in 0..=ir.types.len() {
-        let t = ir.get(id);
-        match &t.kind {
-            Kind::Qual { target } => id = *target,
-            Kind::Array { elem, .. } => id = *elem,
-            Kind::Struct(_) | Kind::Union(_) | Kind::Enum(_) if t.name.is_none() => {
-                return Some(id)
-            }
-            _ => return None,
-        }
-    }
-    None
+    Ok(())
 }

@@ -120,7 +120,7 @@ pub fn load_bytes(bytes: &[u8], label: &str, base: Option<(&[u8], &str)>) -> Res
                     wants.push((v.ty, v.name.clone(), v.name.clone()));
                 }
             }
-            globals::name_anonymous(&ir, &mut names, &wants);
+            globals::name_anonymous(&ir, &mut names, &wants).map_err(|k| k.at(label))?;
             (maps, globals)
         }
         None => Default::default(),

@@ -89,10 +89,27 @@ impl Names {
     }
 }
 
-struct Taken(HashSet<String>);
+/// The names already given, and the clash rule: a taken name gets `_{kind}`, then
+/// `_{kind}_{n}` from n = 2.
+pub struct Taken(HashSet<String>);
 
 impl Taken {
-    fn claim(&mut self, want: String, kind: &str) -> String {
+    /// Every item name `names` has given so far.
+    pub fn of(names: &Names) -> Self {
+        Taken(
+            names
+                .roles
+                .values()
+                .filter_map(|r| match r {
+                    Role::Item(n) => Some(bare(n).to_string()),
+                    Role::SameAs(_) => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// `want`, or the first free variant of it.
+    pub fn claim(&mut self, want: String, kind: &str) -> String {
         if self.0.insert(bare(&want).to_string()) {
             return want;
         }
@@ -107,7 +124,7 @@ impl Taken {
     }
 }
 
-fn kind_word(k: &Kind) -> &'static str {
+pub fn kind_word(k: &Kind) -> &'static str {
     match k {
         Kind::Struct(_) => "struct",
         Kind::Union(_) => "union",
@@ -121,7 +138,7 @@ fn kind_word(k: &Kind) -> &'static str {
 /// `--type` never changes a name).
 pub fn assign(ir: &Ir) -> KResult<Names> {
     let mut roles: HashMap<TypeId, Role> = HashMap::new();
-    let mut anon_origin: HashMap<TypeId, String> = HashMap::new();
+    let anon_origin: HashMap<TypeId, String> = HashMap::new();
     let mut taken = Taken(HashSet::new());
     let n = ir.types.len() as TypeId;
     let is_tagged = |id: TypeId| {
@@ -181,51 +198,16 @@ pub fn assign(ir: &Ir) -> KResult<Names> {
         }
     }
     // 3. Anonymous types, named from their first use, parents in id order.
-    let mut stack: Vec<TypeId> = Vec::new();
+    let mut names = Names { roles, anon_origin };
     for root in 0..n {
-        if !matches!(roles.get(&root), Some(Role::Item(_))) || !is_tagged(root) {
-            continue;
-        }
-        stack.push(root);
-        while let Some(parent) = stack.pop() {
-            let (Kind::Struct(c) | Kind::Union(c)) = &ir.get(parent).kind else {
-                continue;
-            };
-            let Some(Role::Item(pname)) = roles.get(&parent) else {
-                continue;
-            };
-            let pname = bare(pname).to_string();
-            let pc = match (&ir.get(parent).name, anon_origin.get(&parent)) {
-                (Some(n), _) => n.clone(),
-                (None, Some(o)) => o.clone(),
-                (None, None) => pname.clone(),
-            };
-            let mut anon_k = 0;
-            let mut children = Vec::new();
-            for m in &c.members {
-                let (label, c_path) = match &m.name {
-                    Some(name) => (bare(&ident(name)).to_string(), format!("{pc}.{name}")),
-                    None => {
-                        let l = format!("anon{anon_k}");
-                        anon_k += 1;
-                        (l.clone(), format!("{pc}.<{l}>"))
-                    }
-                };
-                let target = anon_target(ir, m.ty)?;
-                if let Some(t) = target {
-                    if let std::collections::hash_map::Entry::Vacant(slot) = roles.entry(t) {
-                        let rust =
-                            taken.claim(format!("{pname}__{label}"), kind_word(&ir.get(t).kind));
-                        slot.insert(Role::Item(rust));
-                        anon_origin.insert(t, c_path);
-                        children.push(t);
-                    }
-                }
-            }
-            // Depth-first, in member order.
-            stack.extend(children.into_iter().rev());
+        if matches!(names.roles.get(&root), Some(Role::Item(_))) && is_tagged(root) {
+            name_nested(ir, &mut names, &mut taken, root)?;
         }
     }
+    let Names {
+        mut roles,
+        anon_origin,
+    } = names;
     // 4. Top-level anonymous enums.
     for id in 0..n {
         if roles.contains_key(&id) {
@@ -241,9 +223,53 @@ pub fn assign(ir: &Ir) -> KResult<Names> {
     Ok(Names { roles, anon_origin })
 }
 
+/// Names the anonymous structs, unions and enums `root` holds by value, and theirs in
+/// turn, depth-first in member order: `{parent}__{member}`, or `{parent}__anon{k}` for
+/// the k-th unnamed member. Types that already have a name are left alone.
+pub fn name_nested(ir: &Ir, names: &mut Names, taken: &mut Taken, root: TypeId) -> KResult<()> {
+    let mut stack = vec![root];
+    while let Some(parent) = stack.pop() {
+        let (Kind::Struct(c) | Kind::Union(c)) = &ir.get(parent).kind else {
+            continue;
+        };
+        let Some(Role::Item(pname)) = names.roles.get(&parent) else {
+            continue;
+        };
+        let pname = bare(pname).to_string();
+        let pc = match (&ir.get(parent).name, names.anon_origin.get(&parent)) {
+            (Some(n), _) => n.clone(),
+            (None, Some(o)) => o.clone(),
+            (None, None) => pname.clone(),
+        };
+        let mut anon_k = 0;
+        let mut children = Vec::new();
+        for m in &c.members {
+            let (label, c_path) = match &m.name {
+                Some(name) => (bare(&ident(name)).to_string(), format!("{pc}.{name}")),
+                None => {
+                    let l = format!("anon{anon_k}");
+                    anon_k += 1;
+                    (l.clone(), format!("{pc}.<{l}>"))
+                }
+            };
+            if let Some(t) = anon_target(ir, m.ty)? {
+                if let std::collections::hash_map::Entry::Vacant(slot) = names.roles.entry(t) {
+                    let rust = taken.claim(format!("{pname}__{label}"), kind_word(&ir.get(t).kind));
+                    slot.insert(Role::Item(rust));
+                    names.anon_origin.insert(t, c_path);
+                    children.push(t);
+                }
+            }
+        }
+        // Depth-first, in member order.
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
+}
+
 /// The anonymous struct/union/enum a member of type `ty` holds by value, if any
 /// (through qualifiers and arrays, not through typedefs or pointers).
-fn anon_target(ir: &Ir, ty: TypeId) -> KResult<Option<TypeId>> {
+pub fn anon_target(ir: &Ir, ty: TypeId) -> KResult<Option<TypeId>> {
     let mut id = ty;
     for _ in 0..=ir.types.len() {
         let t = ir.get(id);
