@@ -7,6 +7,7 @@
 mod asserts;
 mod aya;
 mod bitfield;
+mod debug;
 mod globals;
 mod maps;
 mod types;

@@ -205,7 +205,7 @@ impl Emitter<'_> {
         };
         let mut acc = Accessors::default();
         let mut fields = Vec::new();
-        let mut debug = Vec::new();
+        let mut debug: Vec<(String, String)> = Vec::new();
         let mut offsets = Vec::new();
         let mut checks = Vec::new();
         let c_label = |i: usize| -> String {
@@ -239,7 +239,7 @@ impl Emitter<'_> {
                     };
                     fields.push(quote!(#doc pub #f: #ty,));
                     let l = c_label(*member);
-                    debug.push(quote!(.field(#l, &self.#f)));
+                    debug.push((l.clone(), format!("self.{f}")));
                     offsets.push((f, *offset));
                 }
                 Slot::Bytes {
@@ -275,7 +275,7 @@ impl Emitter<'_> {
                         #[inline]
                         pub fn #s(&mut self, value: #ret) { #set }
                     });
-                    debug.push(quote!(.field(#l, &self.#g())));
+                    debug.push((l.clone(), format!("self.{g}()")));
                 }
                 Slot::Bits {
                     offset,
@@ -314,7 +314,7 @@ impl Emitter<'_> {
                             &g,
                             &s,
                         )?);
-                        debug.push(quote!(.field(#l, &self.#g())));
+                        debug.push((l.clone(), format!("self.{g}()")));
                     }
                 }
                 Slot::Pad { offset, len } => {
@@ -336,6 +336,11 @@ impl Emitter<'_> {
         let derives = self.derives();
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
+        let debug_impl = self.assert_block(super::debug::debug_impl(
+            &name_i.to_string(),
+            &cname_short,
+            &debug,
+        ));
         let methods = &acc.methods;
         let impl_block = if methods.is_empty() {
             quote!()
@@ -364,11 +369,7 @@ impl Emitter<'_> {
 
             #default_impl
 
-            impl ::core::fmt::Debug for #name_i {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    f.debug_struct(#cname_short) #(#debug)* .finish()
-                }
-            }
+            #debug_impl
 
             #impl_block
             #assert_block
@@ -387,7 +388,7 @@ impl Emitter<'_> {
         let n = lit(u64::from(size));
         let u8t = prim("u8");
         let mut acc = Accessors::default();
-        let mut debug = Vec::new();
+        let mut debug: Vec<(String, String)> = Vec::new();
         let mut checks = Vec::new();
         let storage = quote!(self._data);
         for (i, m) in c.members.iter().enumerate() {
@@ -423,7 +424,7 @@ impl Emitter<'_> {
                     pub fn #s(&mut self, value: #ret) { #set }
                 });
             }
-            debug.push(quote!(.field(#l, &self.#g())));
+            debug.push((l.clone(), format!("self.{g}()")));
         }
         let doc = vec![
             self.doc_head(id, size, layout.align),
@@ -434,6 +435,11 @@ impl Emitter<'_> {
         let derives = self.derives();
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
+        let debug_impl = self.assert_block(super::debug::debug_impl(
+            &name_i.to_string(),
+            &cname_short,
+            &debug,
+        ));
         let methods = &acc.methods;
         let d = "The union's bytes.";
         let allow = accessor_allows();
@@ -460,11 +466,7 @@ impl Emitter<'_> {
                 fn default() -> Self { Self { _data: [0; #n] } }
             }
 
-            impl ::core::fmt::Debug for #name_i {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    f.debug_struct(#cname_short) #(#debug)* .finish()
-                }
-            }
+            #debug_impl
 
             #allow
             impl #name_i {
