@@ -50,6 +50,38 @@ fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
     o
 }
 
+/// Compiles generated `code` as a module of a `#![no_std]` library with every warning
+/// denied (zerocopy off: plain rustc has no dependencies), and fails with rustc's output.
+fn assert_compiles_no_std(dir: &Path, name: &str, code: &str) {
+    let gen = dir.join(format!("{name}.rs"));
+    std::fs::write(&gen, code).unwrap();
+    let lib = dir.join("lib.rs");
+    std::fs::write(
+        &lib,
+        format!("#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({gen:?}); }}\n"),
+    )
+    .unwrap();
+    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+            "--out-dir",
+        ])
+        .arg(dir)
+        .arg(&lib)
+        .output()
+        .expect("run rustc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn masked_ids(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
@@ -226,36 +258,7 @@ SEC("xdp") int prog(void *ctx) { return anon_knob.a + anon_cfg.seed + (bpf_map_l
         assert!(code.contains(want), "missing `{want}`");
     }
     // The whole file compiles as a no_std library with every warning denied.
-    let gen = tmp.path().join("anon.rs");
-    std::fs::write(&gen, &code).unwrap();
-    let lib = tmp.path().join("lib.rs");
-    std::fs::write(
-        &lib,
-        format!(
-            "#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({:?}); }}\n",
-            gen
-        ),
-    )
-    .unwrap();
-    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "lib",
-            "--emit",
-            "metadata",
-            "--out-dir",
-        ])
-        .arg(tmp.path())
-        .arg(&lib)
-        .output()
-        .expect("run rustc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_compiles_no_std(tmp.path(), "anon", &code);
 }
 
 fn include_path(code: &str) -> String {
@@ -421,31 +424,5 @@ SEC("xdp") int prog(void *ctx) { return g_small + g_cl.b; }
         "the hole implies 64"
     );
     // And it compiles, accessors included.
-    let gen = tmp.path().join("cl.rs");
-    std::fs::write(&gen, &code).unwrap();
-    let lib = tmp.path().join("lib.rs");
-    std::fs::write(
-        &lib,
-        format!("#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({gen:?}); }}\n"),
-    )
-    .unwrap();
-    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "lib",
-            "--emit",
-            "metadata",
-            "--out-dir",
-        ])
-        .arg(tmp.path())
-        .arg(&lib)
-        .output()
-        .expect("run rustc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_compiles_no_std(tmp.path(), "cl", &code);
 }
