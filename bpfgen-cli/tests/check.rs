@@ -79,11 +79,15 @@ fn check_passes_then_catches_a_changed_struct() {
     assert!(diff.contains("\n-    pub sport: __u16,\n"), "{diff}");
     assert!(diff.contains("\n+    pub sport: __u32,\n"), "{diff}");
     assert!(
-        diff.contains("\n-    assert!(offset_of!(flow, proto) == 6);\n"),
+        diff.contains(
+            "\n-            \"bpfgen: offset of `flow::proto` differs from the BTF (6)\",\n"
+        ),
         "{diff}"
     );
     assert!(
-        diff.contains("\n+    assert!(offset_of!(flow, proto) == 8);\n"),
+        diff.contains(
+            "\n+            \"bpfgen: offset of `flow::proto` differs from the BTF (8)\",\n"
+        ),
         "{diff}"
     );
     // The hint regenerates with the options recorded in the header.

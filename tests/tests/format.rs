@@ -95,3 +95,29 @@ fn kernel_types_are_prettyplease_formatted() {
     assert!(code.lines().count() > 10_000);
     assert_fixed_point("vmlinux subset", &code);
 }
+
+/// Every item of the running kernel (about 800k lines): slow, so not in the default
+/// run; `cargo test --release -p bpfgen-tests --test format -- --ignored`.
+#[test]
+#[ignore]
+fn all_of_vmlinux_is_prettyplease_formatted() {
+    let vmlinux = Path::new("/sys/kernel/btf/vmlinux");
+    let opts = Options {
+        all: true,
+        ..Options::default()
+    };
+    let code = bpfgen_core::generate_file(vmlinux, &opts).unwrap();
+    assert!(code.lines().count() > 100_000);
+    // Item by item, so a difference is reported near its item.
+    let mut item = String::new();
+    for line in code.lines() {
+        if line.is_empty() && !item.trim().is_empty() {
+            assert_fixed_point("vmlinux --all", &item);
+            item.clear();
+        } else {
+            item.push_str(line);
+            item.push('\n');
+        }
+    }
+    assert_fixed_point("vmlinux --all", &item);
+}

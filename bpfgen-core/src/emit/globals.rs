@@ -274,6 +274,7 @@ impl Emitter<'_> {
             quote!(#[repr(C)])
         };
         let derives = self.derives();
+        let derives = quote!(#[derive(Clone, Copy)] #derives);
         let default_body = if self.cfg.zerocopy {
             quote!(<Self as ::zerocopy::FromZeros>::new_zeroed())
         } else {

@@ -10,6 +10,7 @@ mod bitfield;
 mod debug;
 mod globals;
 mod maps;
+mod text;
 mod types;
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
@@ -47,10 +48,16 @@ pub(crate) struct Emitter<'a> {
     pub layouts: Layouts<'a>,
     pub cfg: &'a EmitConfig<'a>,
     pub uses_bitfields: bool,
+    /// Some layout block calls `__bpfgen_layout::check`.
+    pub uses_layout: bool,
+    /// Some `Debug` impl calls `__bpfgen_fmt::fields`.
+    pub uses_fmt: bool,
     /// `// SAFETY:` texts of the item being emitted.
     pub safety_msgs: std::cell::RefCell<Vec<String>>,
     /// Pre-formatted text that follows the item being emitted (see `asserts`).
     pub trailing_text: std::cell::RefCell<String>,
+    /// Pre-formatted text that precedes it (see `text`).
+    pub leading_text: std::cell::RefCell<String>,
 }
 
 /// Stack of each emitter thread (virtual: only touched pages are committed).
@@ -75,7 +82,7 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
     let chunk = items.len().div_ceil(workers).max(1);
-    let results: Vec<KResult<(String, bool)>> = if workers == 1 {
+    let results: Vec<KResult<(String, [bool; 3])>> = if workers == 1 {
         vec![emit_chunk(ir, names, cfg, items)]
     } else {
         std::thread::scope(|s| {
@@ -102,11 +109,22 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
                 .collect()
         })
     };
-    let mut uses_bitfields = false;
+    let mut uses = [false; 3];
     for r in results {
-        let (text, bits) = r?;
+        let (text, u) = r?;
         out.push_str(&text);
-        uses_bitfields |= bits;
+        for (a, b) in uses.iter_mut().zip(u) {
+            *a |= b;
+        }
+    }
+    let [uses_bitfields, uses_layout, uses_fmt] = uses;
+    if uses_fmt {
+        out.push('\n');
+        out.push_str(&format_tokens(debug::helper(), &[])?);
+    }
+    if uses_layout {
+        out.push('\n');
+        out.push_str(&format_tokens(asserts::helper(), &[])?);
     }
     if uses_bitfields {
         out.push('\n');
@@ -146,28 +164,32 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
 }
 
 /// Emits and formats `items` one by one (batching several items per prettyplease
-/// call measured slower); returns the text and whether any bitfield was used.
+/// call measured slower); returns the text and which file-level helpers it uses
+/// (bitfield access, layout checks, `Debug`).
 fn emit_chunk(
     ir: &Ir,
     names: &Names,
     cfg: &EmitConfig<'_>,
     items: &[TypeId],
-) -> KResult<(String, bool)> {
+) -> KResult<(String, [bool; 3])> {
     let mut e = Emitter::new(ir, names, cfg);
     let mut out = String::new();
     for &id in items {
         let tokens = e.item(id)?;
         out.push('\n');
+        out.push_str(&std::mem::take(&mut *e.leading_text.borrow_mut()));
         let msgs = std::mem::take(&mut *e.safety_msgs.borrow_mut());
-        out.push_str(&format_tokens(tokens, &msgs).map_err(|k| match k {
-            ErrorKind::Btf(msg) => {
-                ErrorKind::ty(id, format!("generated code does not parse: {msg}"))
-            }
-            other => other,
-        })?);
+        if !tokens.is_empty() {
+            out.push_str(&format_tokens(tokens, &msgs).map_err(|k| match k {
+                ErrorKind::Btf(msg) => {
+                    ErrorKind::ty(id, format!("generated code does not parse: {msg}"))
+                }
+                other => other,
+            })?);
+        }
         out.push_str(&std::mem::take(&mut *e.trailing_text.borrow_mut()));
     }
-    Ok((out, e.uses_bitfields))
+    Ok((out, [e.uses_bitfields, e.uses_layout, e.uses_fmt]))
 }
 
 fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
@@ -251,8 +273,11 @@ impl<'a> Emitter<'a> {
             layouts: Layouts::new(ir),
             cfg,
             uses_bitfields: false,
+            uses_layout: false,
+            uses_fmt: false,
             safety_msgs: Default::default(),
             trailing_text: Default::default(),
+            leading_text: Default::default(),
         }
     }
 
@@ -396,15 +421,38 @@ impl<'a> Emitter<'a> {
         Ok(t)
     }
 
-    /// Derives shared by all data items.
+    /// Derives shared by all data items (zerocopy's, when asked for). `Clone` and
+    /// `Copy` are written by [`Self::clone_copy`] instead.
     pub(crate) fn derives(&self) -> TokenStream {
         if self.cfg.zerocopy {
             quote! {
-                #[derive(Clone, Copy)]
                 #[derive(::zerocopy::FromBytes, ::zerocopy::IntoBytes, ::zerocopy::KnownLayout, ::zerocopy::Immutable)]
             }
         } else {
-            quote!(#[derive(Clone, Copy)])
+            quote!()
+        }
+    }
+
+    /// `Clone` (as `*self`) and `Copy` for the data item `name`, as text after the
+    /// item. `#[derive(Clone)]` on a `Copy` struct also type-checks an assertion per
+    /// field type; on all of vmlinux the derive cost several seconds of `cargo check`
+    /// more than these two lines (`bench/check_forms.sh`).
+    pub(crate) fn clone_copy(&self, name: &str) -> TokenStream {
+        let head = format!("impl ::core::clone::Clone for {name} {{");
+        let copy = format!("impl ::core::marker::Copy for {name} {{}}");
+        if copy.len() <= 89 {
+            self.trailing_text.borrow_mut().push_str(&format!(
+                "{head}\n    #[inline]\n    fn clone(&self) -> Self {{\n        *self\n    }}\n}}\n{copy}\n"
+            ));
+            return TokenStream::new();
+        }
+        let n = ident(name);
+        quote! {
+            impl ::core::clone::Clone for #n {
+                #[inline]
+                fn clone(&self) -> Self { *self }
+            }
+            impl ::core::marker::Copy for #n {}
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{asserts, ident, int_name, lit, prim, Emitter};
+use super::{asserts, ident, int_name, lit, prim, text, Emitter};
 use crate::error::{ErrorKind, KResult};
 use crate::ir::{Composite, Kind, TypeId};
 use crate::layout::Slot;
@@ -38,9 +38,34 @@ enum Scalar {
     Enum(TokenStream, TokenStream),
 }
 
+/// Why `mem::zeroed` is sound for a generated type.
+const ZEROED_SAFETY: &str = "every field is an integer, float or byte array (or a generated type made of them), for which all-zero bytes are a valid value.";
+
+/// [`Emitter::repr`] as text.
+fn repr_text(align: u32, attr: bool) -> String {
+    if attr {
+        format!("#[repr(C, align({align}))]")
+    } else {
+        "#[repr(C)]".to_string()
+    }
+}
+
 impl Emitter<'_> {
     /// Tokens to splice into the item, or text to append after it is formatted.
-    fn assert_block(&self, b: asserts::Block) -> TokenStream {
+    fn assert_block(&mut self, b: asserts::Block) -> TokenStream {
+        self.uses_layout = true;
+        match b {
+            asserts::Block::Tokens(t) => t,
+            asserts::Block::Text(s) => {
+                self.trailing_text.borrow_mut().push_str(&s);
+                TokenStream::new()
+            }
+        }
+    }
+
+    /// A `Debug` impl: tokens to splice into the item, or text to append after it.
+    fn debug_block(&mut self, b: asserts::Block) -> TokenStream {
+        self.uses_fmt = true;
         match b {
             asserts::Block::Tokens(t) => t,
             asserts::Block::Text(s) => {
@@ -55,9 +80,7 @@ impl Emitter<'_> {
         let body = if self.cfg.zerocopy {
             quote!(<Self as ::zerocopy::FromZeros>::new_zeroed())
         } else {
-            let s = self.safety(
-                "every field is an integer, float or byte array (or a generated type made of them), for which all-zero bytes are a valid value.".to_string(),
-            );
+            let s = self.safety(ZEROED_SAFETY.to_string());
             quote!(#s unsafe { ::core::mem::zeroed() })
         };
         quote! {
@@ -108,7 +131,7 @@ impl Emitter<'_> {
         n: u32,
         total: u32,
         ty: TypeId,
-        checks: &mut Vec<TokenStream>,
+        checks: &mut Vec<asserts::SizeCheck>,
     ) -> KResult<(TokenStream, TokenStream, TokenStream)> {
         let (from, to) = match self.ir.endian {
             Endian::Little => (quote!(from_le_bytes), quote!(to_le_bytes)),
@@ -152,9 +175,11 @@ impl Emitter<'_> {
                     "bpfgen: the value at bytes {off}..{} must be {n} bytes",
                     off + n
                 );
-                checks.push(
-                    quote!(if ::core::mem::size_of::<#ret>() != #nl { ::core::panic!(#msg) }),
-                );
+                checks.push(asserts::SizeCheck {
+                    ty: ret.clone(),
+                    size: n,
+                    msg,
+                });
                 let _ = total;
                 let ptr = if off == 0 {
                     quote!(#storage.as_ptr())
@@ -205,6 +230,7 @@ impl Emitter<'_> {
         };
         let mut acc = Accessors::default();
         let mut fields = Vec::new();
+        let mut text_fields: Vec<text::Field> = Vec::new();
         let mut debug: Vec<(String, String)> = Vec::new();
         let mut offsets = Vec::new();
         let mut checks = Vec::new();
@@ -228,16 +254,20 @@ impl Emitter<'_> {
                         self.ir.get(self.ir.strip(m.ty)?).kind,
                         Kind::Array { len: 0, .. }
                     );
-                    let doc = if *size == 0 && is_array {
-                        let d = format!(
-                            "C `{}` at offset {offset}: flexible array member; its elements continue past the end of the struct.",
-                            c_label(*member)
-                        );
-                        quote!(#[doc = #d])
-                    } else {
-                        quote!()
+                    let tdoc = (*size == 0 && is_array).then(|| format!(
+                        "C `{}` at offset {offset}: flexible array member; its elements continue past the end of the struct.",
+                        c_label(*member)
+                    ));
+                    let doc = match &tdoc {
+                        Some(d) => quote!(#[doc = #d]),
+                        None => quote!(),
                     };
                     fields.push(quote!(#doc pub #f: #ty,));
+                    text_fields.push(text::Field {
+                        doc: tdoc,
+                        name: f.to_string(),
+                        ty,
+                    });
                     let l = c_label(*member);
                     debug.push((l.clone(), format!("self.{f}")));
                     offsets.push((f, *offset));
@@ -259,6 +289,11 @@ impl Emitter<'_> {
                         bare(&getter_name)
                     );
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
+                    text_fields.push(text::Field {
+                        doc: Some(d),
+                        name: store.to_string(),
+                        ty: quote!([#u8t; #n]),
+                    });
                     offsets.push((store.clone(), *offset));
                     let storage = quote!(self.#store);
                     let (ret, get, set) =
@@ -295,6 +330,11 @@ impl Emitter<'_> {
                         names.join(", ")
                     );
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
+                    text_fields.push(text::Field {
+                        doc: Some(d),
+                        name: store.to_string(),
+                        ty: quote!([#u8t; #n]),
+                    });
                     offsets.push((store.clone(), *offset));
                     for &i in members {
                         let Some(bf) = &layout.bitfields[i] else {
@@ -323,6 +363,11 @@ impl Emitter<'_> {
                     let u8t = prim("u8");
                     let d = format!("Padding: {len} bytes the C compiler leaves unused.");
                     fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
+                    text_fields.push(text::Field {
+                        doc: Some(d),
+                        name: store.to_string(),
+                        ty: quote!([#u8t; #n]),
+                    });
                     offsets.push((store, *offset));
                 }
             }
@@ -334,9 +379,10 @@ impl Emitter<'_> {
         }
         let repr = self.repr(layout.align, layout.align_attr);
         let derives = self.derives();
+        let clone_copy = self.clone_copy(&name);
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
-        let debug_impl = self.assert_block(super::debug::debug_impl(
+        let debug_impl = self.debug_block(super::debug::debug_impl(
             &name_i.to_string(),
             &cname_short,
             &debug,
@@ -359,6 +405,27 @@ impl Emitter<'_> {
             &offsets,
             &checks,
         ));
+        let head_text = text::struct_def(
+            &doc,
+            &repr_text(layout.align, layout.align_attr),
+            self.cfg.zerocopy,
+            "#[allow(non_camel_case_types, non_snake_case)]",
+            &name,
+            &text_fields,
+        )
+        .zip(text::default_impl(&name, self.cfg.zerocopy, ZEROED_SAFETY));
+        if let Some((def, default)) = head_text {
+            // Struct and `Default` as text; the rest (accessors) through prettyplease.
+            let mut lead = self.leading_text.borrow_mut();
+            lead.push_str(&def);
+            lead.push_str(&default);
+            return Ok(quote! {
+                #clone_copy
+                #debug_impl
+                #impl_block
+                #assert_block
+            });
+        }
         let default_impl = self.default_impl(&name_i);
         Ok(quote! {
             #(#[doc = #doc])*
@@ -367,6 +434,7 @@ impl Emitter<'_> {
             #[allow(non_camel_case_types, non_snake_case)]
             pub struct #name_i { #(#fields)* }
 
+            #clone_copy
             #default_impl
 
             #debug_impl
@@ -433,9 +501,10 @@ impl Emitter<'_> {
         ];
         let repr = self.repr(layout.align, layout.align_attr);
         let derives = self.derives();
+        let clone_copy = self.clone_copy(&name);
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
-        let debug_impl = self.assert_block(super::debug::debug_impl(
+        let debug_impl = self.debug_block(super::debug::debug_impl(
             &name_i.to_string(),
             &cname_short,
             &debug,
@@ -460,6 +529,8 @@ impl Emitter<'_> {
                 #[doc = #d]
                 pub _data: [#u8t; #n],
             }
+
+            #clone_copy
 
             #[allow(clippy::derivable_impls)]
             impl ::core::default::Default for #name_i {
@@ -598,6 +669,7 @@ impl Emitter<'_> {
             self.c_spelling(id)
         );
         let derives = self.derives();
+        let clone_copy = self.clone_copy(&name);
         let u8t = prim("u8");
         quote! {
             #[doc = #doc]
@@ -606,6 +678,8 @@ impl Emitter<'_> {
             #[derive(Debug, Default)]
             #[allow(non_camel_case_types)]
             pub struct #name_i { _opaque: [#u8t; 0] }
+
+            #clone_copy
         }
     }
 }

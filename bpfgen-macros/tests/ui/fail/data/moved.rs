@@ -10,7 +10,6 @@
 
 /// C `struct lay_holes` (BTF type id 9): 24 bytes, aligned to 8.
 #[repr(C, align(8))]
-#[derive(Clone, Copy)]
 #[allow(non_camel_case_types, non_snake_case)]
 pub struct lay_holes {
     pub a: __u8,
@@ -28,28 +27,45 @@ impl ::core::default::Default for lay_holes {
         unsafe { ::core::mem::zeroed() }
     }
 }
+impl ::core::clone::Clone for lay_holes {
+    #[inline]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl ::core::marker::Copy for lay_holes {}
 impl ::core::fmt::Debug for lay_holes {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        f.debug_struct("lay_holes")
-            .field("a", &self.a)
-            .field("b", &self.b)
-            .field("c", &self.c)
-            .finish()
+        __bpfgen_fmt::fields(
+            f,
+            "lay_holes",
+            &[("a", &self.a), ("b", &self.b), ("c", &self.c)],
+        )
     }
 }
 const _: () = {
     use ::core::mem::offset_of;
-    assert!(offset_of!(lay_holes, a) == 0);
-    assert!(offset_of!(lay_holes, _pad_1) == 1);
-    assert!(offset_of!(lay_holes, b) == 8);
-    assert!(offset_of!(lay_holes, c) == 16);
-    assert!(offset_of!(lay_holes, _pad_18) == 18);
-    if ::core::mem::size_of::<lay_holes>() != 24 {
-        ::core::panic!("bpfgen: size of `lay_holes` differs from the BTF (24)")
-    }
-    if ::core::mem::align_of::<lay_holes>() != 8 {
-        ::core::panic!("bpfgen: alignment of `lay_holes` differs from the BTF (8)")
-    }
+    __bpfgen_layout::check(
+        [
+            offset_of!(lay_holes, a),
+            offset_of!(lay_holes, _pad_1),
+            offset_of!(lay_holes, b),
+            offset_of!(lay_holes, c),
+            offset_of!(lay_holes, _pad_18),
+            ::core::mem::size_of::<lay_holes>(),
+            ::core::mem::align_of::<lay_holes>(),
+        ],
+        [0, 1, 8, 16, 18, 24, 8],
+        [
+            "bpfgen: offset of `lay_holes::a` differs from the BTF (0)",
+            "bpfgen: offset of `lay_holes::_pad_1` differs from the BTF (1)",
+            "bpfgen: offset of `lay_holes::b` differs from the BTF (8)",
+            "bpfgen: offset of `lay_holes::c` differs from the BTF (16)",
+            "bpfgen: offset of `lay_holes::_pad_18` differs from the BTF (18)",
+            "bpfgen: size of `lay_holes` differs from the BTF (24)",
+            "bpfgen: alignment of `lay_holes` differs from the BTF (8)",
+        ],
+    )
 };
 
 /// C `typedef __u8` (BTF type id 10).
@@ -63,3 +79,39 @@ pub type __u64 = ::core::primitive::u64;
 /// C `typedef __u16` (BTF type id 14).
 #[allow(non_camel_case_types)]
 pub type __u16 = ::core::primitive::u16;
+
+/// `Debug` of the structs and unions above (`name { a: 1, b: 2 }`).
+#[doc(hidden)]
+mod __bpfgen_fmt {
+    pub(super) fn fields(
+        f: &mut ::core::fmt::Formatter<'_>,
+        name: &str,
+        fields: &[(&str, &dyn ::core::fmt::Debug)],
+    ) -> ::core::fmt::Result {
+        let mut d = f.debug_struct(name);
+        for (label, value) in fields {
+            d.field(label, value);
+        }
+        d.finish()
+    }
+}
+
+/// Layout checks of the types above, run by the compiler (const evaluation).
+#[doc(hidden)]
+mod __bpfgen_layout {
+    /// Fails the build with `what[i]` at the first `i` where `actual[i]` is
+    /// not `expected[i]`.
+    pub(super) const fn check<const N: usize>(
+        actual: [usize; N],
+        expected: [usize; N],
+        what: [&str; N],
+    ) {
+        let mut i = 0;
+        while i < N {
+            if actual[i] != expected[i] {
+                ::core::panic!("{}", what[i]);
+            }
+            i += 1;
+        }
+    }
+}
