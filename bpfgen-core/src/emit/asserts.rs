@@ -218,7 +218,9 @@ pub(super) fn helper() -> TokenStream {
         #[doc(hidden)]
         mod __bpfgen_layout {
             /// Fails the build with `what[i]` at the first `i` where `actual[i]` is
-            /// not `expected[i]`.
+            /// not `expected[i]`. (`dead_code`: only `const _` items call it, which
+            /// rustc 1.85 does not count as uses.)
+            #[allow(dead_code)]
             pub(super) const fn check<const N: usize>(
                 actual: [usize; N],
                 expected: [usize; N],
