@@ -109,6 +109,13 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
                 .collect()
         })
     };
+    // One allocation of the final size (the chunks of vmlinux are ~40 MB: growing by
+    // doubling would briefly hold far more).
+    let total: usize = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(t, _)| t.len()))
+        .sum();
+    out.reserve(total + (1 << 16));
     let mut uses = [false; 3];
     for r in results {
         let (text, u) = r?;

@@ -128,3 +128,103 @@ pub(super) fn default_impl(name: &str, zerocopy: bool, safety: &str) -> Option<S
         "{head}\n    #[inline]\n    fn default() -> Self {{\n{body}    }}\n}}\n"
     ))
 }
+
+/// `pub type name = ty;` with its doc.
+pub(super) fn typedef_item(doc: &str, name: &str, ty: &TokenStream) -> Option<String> {
+    let mut out = String::new();
+    doc_line(&mut out, "", doc)?;
+    out.push_str("#[allow(non_camel_case_types)]\n");
+    let line = format!("pub type {name} = {};", ty_text(ty)?);
+    if line.len() > MARGIN {
+        return None;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    Some(out)
+}
+
+/// What an enum's newtype, constants and `Debug` are made of.
+pub(super) struct Enum<'a> {
+    pub docs: &'a [String],
+    pub repr: &'a str,
+    pub zerocopy: bool,
+    pub name: &'a str,
+    /// The integer primitive (`i32`).
+    pub int: &'a str,
+    /// (doc, Rust name, value) of each constant.
+    pub consts: &'a [(String, String, String)],
+    /// (value, C name) of each `Debug` arm.
+    pub arms: &'a [(String, String)],
+    /// The name `Debug` prints for unknown values.
+    pub label: &'a str,
+}
+
+/// An enum's newtype, its constants and its `Debug`, as prettyplease prints them.
+pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
+    let plain = |s: &str| !s.contains(['"', '\\']) && !s.chars().any(char::is_control);
+    if !plain(e.label) || e.arms.iter().any(|(_, c)| !plain(c)) {
+        return None;
+    }
+    let fits = |l: &str| l.len() <= MARGIN;
+    let mut out = String::with_capacity(512 + 96 * e.consts.len());
+    for d in e.docs {
+        doc_line(&mut out, "", d)?;
+    }
+    out.push_str(e.repr);
+    out.push_str("\n#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]\n");
+    if e.zerocopy {
+        out.push_str(
+            "#[derive(\n    ::zerocopy::FromBytes,\n    ::zerocopy::IntoBytes,\n    ::zerocopy::KnownLayout,\n    ::zerocopy::Immutable\n)]\n",
+        );
+    }
+    out.push_str("#[allow(non_camel_case_types)]\n");
+    let def = format!("pub struct {}(pub ::core::primitive::{});", e.name, e.int);
+    let head = format!("impl {} {{", e.name);
+    if !fits(&def) || !fits(&head) {
+        return None;
+    }
+    out.push_str(&def);
+    out.push_str("\n#[allow(non_upper_case_globals)]\n");
+    if e.consts.is_empty() {
+        out.push_str(&format!("impl {} {{}}\n", e.name));
+    } else {
+        out.push_str(&head);
+        out.push('\n');
+        for (doc, name, v) in e.consts {
+            doc_line(&mut out, "    ", doc)?;
+            let l = format!("    pub const {name}: Self = Self({v});");
+            if !fits(&l) {
+                return None;
+            }
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out.push_str("}\n");
+    }
+    let dh = format!("impl ::core::fmt::Debug for {} {{", e.name);
+    if !fits(&dh) {
+        return None;
+    }
+    out.push_str(&dh);
+    out.push_str(
+        "\n    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {\n        match self.0 {\n",
+    );
+    for (v, c) in e.arms {
+        let l = format!("            {v} => f.write_str(\"{c}\"),");
+        if !fits(&l) {
+            return None;
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    let l = format!(
+        "            _ => f.debug_tuple(\"{}\").field(&self.0).finish(),",
+        e.label
+    );
+    if !fits(&l) {
+        return None;
+    }
+    out.push_str(&l);
+    out.push_str("\n        }\n    }\n}\n");
+    Some(out)
+}

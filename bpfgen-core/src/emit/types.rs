@@ -557,6 +557,8 @@ impl Emitter<'_> {
         let bits = e.size * 8;
         let mut consts = Vec::new();
         let mut arms = Vec::new();
+        let mut tconsts: Vec<(String, String, String)> = Vec::new();
+        let mut tarms: Vec<(String, String)> = Vec::new();
         let mut seen_vals = HashSet::new();
         let mut used = HashSet::new();
         for (cname, raw) in &e.values {
@@ -588,9 +590,16 @@ impl Emitter<'_> {
                     v.to_string()
                 }
             );
+            let vtext = if e.signed {
+                (v as i64).to_string()
+            } else {
+                v.to_string()
+            };
             consts.push(quote!(#[doc = #d] pub const #ci: Self = Self(#val);));
+            tconsts.push((d, rust.clone(), vtext.clone()));
             if seen_vals.insert(v) {
                 arms.push(quote!(#val => f.write_str(#cname),));
+                tarms.push((vtext, cname.clone()));
             }
         }
         let (repr, align_note) = if e.size == 8 {
@@ -628,6 +637,24 @@ impl Emitter<'_> {
             &[],
             &[],
         ));
+        let repr_text = if e.size == 8 {
+            "#[repr(C, align(8))]"
+        } else {
+            "#[repr(transparent)]"
+        };
+        if let Some(t) = text::enum_item(&text::Enum {
+            docs: &doc,
+            repr: repr_text,
+            zerocopy: self.cfg.zerocopy,
+            name: &name,
+            int: int_name(e.size, e.signed),
+            consts: &tconsts,
+            arms: &tarms,
+            label: &cname_short,
+        }) {
+            self.leading_text.borrow_mut().push_str(&t);
+            return Ok(assert_block);
+        }
         Ok(quote! {
             #(#[doc = #doc])*
             #repr
@@ -654,6 +681,10 @@ impl Emitter<'_> {
         let name_i = ident(&name);
         let ty = self.rust_ty(target)?;
         let doc = format!("C `{}` (BTF type id {id}).", self.c_spelling(id));
+        if let Some(t) = text::typedef_item(&doc, &name, &ty) {
+            self.leading_text.borrow_mut().push_str(&t);
+            return Ok(TokenStream::new());
+        }
         Ok(quote! {
             #[doc = #doc]
             #[allow(non_camel_case_types)]
