@@ -74,54 +74,82 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
     let guard = Emitter::new(ir, names, cfg).guard();
     out.push_str(&format_tokens(guard, &[])?);
 
-    // Items are independent: emit and format contiguous chunks on all cores, then
-    // join them in order (tokens are not `Send`, so each worker builds its own).
+    // Items are independent: workers emit and format small contiguous chunks, taken
+    // in order from a shared counter, and this thread appends each finished chunk in
+    // order as soon as it can, so only the chunks in flight are held twice (on
+    // vmlinux, joining whole per-thread halves held ~40 MB of text twice). Tokens are
+    // not `Send`, so each worker builds its own.
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
-    let chunk = items.len().div_ceil(workers).max(1);
-    let results: Vec<KResult<(String, [bool; 3])>> = if workers == 1 {
-        vec![emit_chunk(ir, names, cfg, items)]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| {
-                    // Layout recursion is bounded (layout::MAX_NESTING) but deep
-                    // nesting in a debug build needs more than the default 2 MiB.
-                    std::thread::Builder::new()
-                        .stack_size(WORKER_STACK)
-                        .spawn_scoped(s, move || emit_chunk(ir, names, cfg, part))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h {
-                    Ok(h) => h.join().unwrap_or_else(|_| {
-                        Err(ErrorKind::Btf("internal: emitter thread panicked".into()))
-                    }),
-                    Err(e) => Err(ErrorKind::Btf(format!(
-                        "cannot start an emitter thread: {e}"
-                    ))),
-                })
-                .collect()
-        })
-    };
-    // One allocation of the final size (the chunks of vmlinux are ~40 MB: growing by
-    // doubling would briefly hold far more).
-    let total: usize = results
-        .iter()
-        .map(|r| r.as_ref().map_or(0, |(t, _)| t.len()))
-        .sum();
-    out.reserve(total + (1 << 16));
     let mut uses = [false; 3];
-    for r in results {
+    let mut append = |out: &mut String, r: KResult<(String, [bool; 3])>| -> KResult<()> {
         let (text, u) = r?;
         out.push_str(&text);
         for (a, b) in uses.iter_mut().zip(u) {
             *a |= b;
+        }
+        Ok(())
+    };
+    if workers == 1 {
+        append(&mut out, emit_chunk(ir, names, cfg, items))?;
+    } else {
+        let parts: Vec<&[TypeId]> = items.chunks(items.len().div_ceil(workers * 16)).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut failure: Option<ErrorKind> = None;
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let (tx, parts, next) = (tx.clone(), &parts, &next);
+                // Layout recursion is bounded (layout::MAX_NESTING) but deep nesting
+                // in a debug build needs more than the default 2 MiB.
+                let spawned = std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(s, move || loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(part) = parts.get(i) else { break };
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            emit_chunk(ir, names, cfg, part)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(ErrorKind::Btf("internal: emitter thread panicked".into()))
+                        });
+                        if tx.send((i, r)).is_err() {
+                            break;
+                        }
+                    });
+                if let Err(e) = spawned {
+                    failure.get_or_insert(ErrorKind::Btf(format!(
+                        "cannot start an emitter thread: {e}"
+                    )));
+                }
+            }
+            drop(tx);
+            let mut pending = std::collections::BTreeMap::new();
+            let mut want = 0;
+            for (i, r) in rx {
+                pending.insert(i, r);
+                while let Some(r) = pending.remove(&want) {
+                    if want == 0 {
+                        // The first chunk's size predicts the file's.
+                        if let Ok((t, _)) = &r {
+                            out.reserve(t.len() * parts.len() + t.len() / 4);
+                        }
+                    }
+                    if let Err(e) = append(&mut out, r) {
+                        failure.get_or_insert(e);
+                    }
+                    want += 1;
+                }
+            }
+            if want < parts.len() && failure.is_none() {
+                failure = Some(ErrorKind::Btf("internal: emitter thread panicked".into()));
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
     }
     let [uses_bitfields, uses_layout, uses_fmt] = uses;

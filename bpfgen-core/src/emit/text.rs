@@ -228,3 +228,14 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
     out.push_str("\n        }\n    }\n}\n");
     Some(out)
 }
+
+/// A union's `Default`: all `size` bytes zero.
+pub(super) fn union_default(name: &str, size: u32) -> Option<String> {
+    let head = format!("impl ::core::default::Default for {name} {{");
+    if head.len() > MARGIN {
+        return None;
+    }
+    Some(format!(
+        "#[allow(clippy::derivable_impls)]\n{head}\n    fn default() -> Self {{\n        Self {{ _data: [0; {size}] }}\n    }}\n}}\n"
+    ))
+}

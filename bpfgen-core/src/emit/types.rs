@@ -520,6 +520,34 @@ impl Emitter<'_> {
             &[],
             &checks,
         ));
+        let head_text = text::struct_def(
+            &doc,
+            &repr_text(layout.align, layout.align_attr),
+            self.cfg.zerocopy,
+            "#[allow(non_camel_case_types)]",
+            &name,
+            &[text::Field {
+                doc: Some(d.to_string()),
+                name: "_data".to_string(),
+                ty: quote!([#u8t; #n]),
+            }],
+        )
+        .zip(text::union_default(&name, size));
+        if let Some((def, default)) = head_text {
+            // Definition and `Default` as text; the rest through prettyplease.
+            let mut lead = self.leading_text.borrow_mut();
+            lead.push_str(&def);
+            lead.push_str(&default);
+            return Ok(quote! {
+                #clone_copy
+                #debug_impl
+                #allow
+                impl #name_i {
+                    #(#methods)*
+                }
+                #assert_block
+            });
+        }
         Ok(quote! {
             #(#[doc = #doc])*
             #repr
