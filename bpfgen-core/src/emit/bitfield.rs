@@ -110,7 +110,7 @@ impl Emitter<'_> {
         label: &str,
         g: &Ident,
         s: &Ident,
-    ) -> KResult<TokenStream> {
+    ) -> KResult<(TokenStream, Option<String>)> {
         self.uses_bitfields = true;
         let base = self.ir.strip(ty)?;
         let (ret, size, signed, wrap) = match &self.ir.get(base).kind {
@@ -155,13 +155,125 @@ impl Emitter<'_> {
             if signed { ", sign-extended" } else { "" }
         );
         let sd = format!("Writes C bitfield `{label}`: its low {bits} bits.");
-        Ok(quote! {
-            #[doc = #gd]
-            #[inline]
-            pub fn #g(&self) -> #ret { #get }
-            #[doc = #sd]
-            #[inline]
-            pub fn #s(&mut self, value: #ret) { __bpfgen_bits::set(&mut #storage, #rel_l, #bits_l, #to_u64) }
-        })
+        let text = accessors_text(&AccessorText {
+            storage: &storage.to_string().replace(' ', ""),
+            ret: &ret,
+            int: int_name(size, signed),
+            rel,
+            bits,
+            size,
+            signed,
+            wrap,
+            getter: &g.to_string(),
+            setter: &s.to_string(),
+            gd: &gd,
+            sd: &sd,
+        });
+        Ok((
+            quote! {
+                #[doc = #gd]
+                #[inline]
+                pub fn #g(&self) -> #ret { #get }
+                #[doc = #sd]
+                #[inline]
+                pub fn #s(&mut self, value: #ret) { __bpfgen_bits::set(&mut #storage, #rel_l, #bits_l, #to_u64) }
+            },
+            text,
+        ))
     }
+}
+
+/// The parts of one bitfield's getter and setter, for [`accessors_text`].
+struct AccessorText<'a> {
+    /// The storage place, e.g. `self._bitfield_0`.
+    storage: &'a str,
+    ret: &'a TokenStream,
+    /// The field's integer primitive (`u32`).
+    int: &'a str,
+    rel: u32,
+    bits: u32,
+    size: u32,
+    signed: bool,
+    /// `ret` is an enum newtype around `int`.
+    wrap: bool,
+    getter: &'a str,
+    setter: &'a str,
+    gd: &'a str,
+    sd: &'a str,
+}
+
+/// The getter and setter as prettyplease prints them inside an impl block (the same
+/// code as the tokens above), or `None` where a line might wrap differently.
+fn accessors_text(a: &AccessorText<'_>) -> Option<String> {
+    const MARGIN: usize = 89;
+    let ret = super::text::ty_text(a.ret)?;
+    let int = format!("::core::primitive::{}", a.int);
+    let raw = format!("__bpfgen_bits::get(&{}, {}, {})", a.storage, a.rel, a.bits);
+    let value = match (a.signed, a.bits, a.size) {
+        (false, _, 8) => raw,
+        (false, _, 16) => format!("::core::primitive::u128::from({raw})"),
+        (false, _, _) => format!("{raw} as {int}"),
+        (true, 64, 8) => format!("{raw} as ::core::primitive::i64"),
+        (true, 64, _) => format!("{raw} as ::core::primitive::i64 as {int}"),
+        (true, _, _) => {
+            let sh = 64 - a.bits;
+            let ext = format!("(({raw} << {sh}) as ::core::primitive::i64) >> {sh}");
+            if a.size == 8 {
+                ext
+            } else {
+                format!("({ext}) as {int}")
+            }
+        }
+    };
+    let get = if a.wrap {
+        format!("{ret}({value})")
+    } else {
+        value
+    };
+    let v = if a.wrap { "value.0" } else { "value" };
+    let to_u64 = match (a.signed, a.size) {
+        (false, 8) => v.to_string(),
+        (false, 1 | 2 | 4) => format!("::core::primitive::u64::from({v})"),
+        _ => format!("{v} as ::core::primitive::u64"),
+    };
+    let plain = |d: &str| !d.chars().any(char::is_control);
+    if !plain(a.gd) || !plain(a.sd) {
+        return None;
+    }
+    let lines = [
+        format!("    /// {}", a.gd),
+        "    #[inline]".to_string(),
+        format!("    pub fn {}(&self) -> {ret} {{", a.getter),
+        format!("        {get}"),
+        "    }".to_string(),
+        format!("    /// {}", a.sd),
+        "    #[inline]".to_string(),
+        format!("    pub fn {}(&mut self, value: {ret}) {{", a.setter),
+    ];
+    let set_one = format!(
+        "        __bpfgen_bits::set(&mut {}, {}, {}, {to_u64})",
+        a.storage, a.rel, a.bits
+    );
+    let set: Vec<String> = if set_one.len() <= MARGIN {
+        vec![set_one]
+    } else {
+        vec![
+            "        __bpfgen_bits::set(".to_string(),
+            format!("            &mut {},", a.storage),
+            format!("            {},", a.rel),
+            format!("            {},", a.bits),
+            format!("            {to_u64},"),
+            "        )".to_string(),
+        ]
+    };
+    let mut out = String::new();
+    for l in lines.iter().chain(set.iter()) {
+        if l.len() > MARGIN {
+            return None;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out.push_str("    }\n");
+    Some(out)
 }

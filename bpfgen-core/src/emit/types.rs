@@ -17,6 +17,8 @@ use crate::object::Endian;
 #[derive(Default)]
 struct Accessors {
     methods: Vec<TokenStream>,
+    /// The same methods as prettyplease prints them, where known (bitfields).
+    texts: Vec<Option<String>>,
     used: HashSet<String>,
 }
 
@@ -345,7 +347,7 @@ impl Emitter<'_> {
                         let l = c_label(i);
                         let g = acc.unique(fnames[i].clone());
                         let s = acc.unique(format!("set_{}", bare(&fnames[i])));
-                        acc.methods.push(self.bitfield_accessors(
+                        let (m, t) = self.bitfield_accessors(
                             &storage,
                             rel,
                             bf.bits,
@@ -353,7 +355,9 @@ impl Emitter<'_> {
                             &l,
                             &g,
                             &s,
-                        )?);
+                        )?;
+                        acc.methods.push(m);
+                        acc.texts.push(t);
                         debug.push((l.clone(), format!("self.{g}()")));
                     }
                 }
@@ -415,10 +419,27 @@ impl Emitter<'_> {
         )
         .zip(text::default_impl(&name, self.cfg.zerocopy, ZEROED_SAFETY));
         if let Some((def, default)) = head_text {
-            // Struct and `Default` as text; the rest (accessors) through prettyplease.
+            // Struct and `Default` as text, and the accessors too when every one of
+            // them has a text form (bitfields); else those through prettyplease.
             let mut lead = self.leading_text.borrow_mut();
             lead.push_str(&def);
             lead.push_str(&default);
+            let impl_text = (!methods.is_empty() && acc.texts.len() == methods.len())
+                .then(|| acc.texts.iter().cloned().collect::<Option<Vec<String>>>())
+                .flatten()
+                .filter(|_| name.len() + 7 <= 89);
+            let impl_block = match impl_text {
+                Some(ms) => {
+                    lead.push_str(ACCESSOR_ALLOWS_TEXT);
+                    lead.push_str(&format!("impl {name} {{\n"));
+                    for m in ms {
+                        lead.push_str(&m);
+                    }
+                    lead.push_str("}\n");
+                    quote!()
+                }
+                None => impl_block,
+            };
             return Ok(quote! {
                 #clone_copy
                 #debug_impl
@@ -467,15 +488,10 @@ impl Emitter<'_> {
             let g = acc.unique(fnames[i].clone());
             let s = acc.unique(format!("set_{}", bare(&fnames[i])));
             if let Some(bf) = &layout.bitfields[i] {
-                acc.methods.push(self.bitfield_accessors(
-                    &storage,
-                    bf.bit_offset,
-                    bf.bits,
-                    m.ty,
-                    &l,
-                    &g,
-                    &s,
-                )?);
+                let (m, t) =
+                    self.bitfield_accessors(&storage, bf.bit_offset, bf.bits, m.ty, &l, &g, &s)?;
+                acc.methods.push(m);
+                acc.texts.push(t);
             } else {
                 let off = m.bit_offset / 8;
                 let msize = u32::try_from(self.ir.size_of(m.ty)?).unwrap_or(u32::MAX);
@@ -749,6 +765,9 @@ impl Emitter<'_> {
 /// not returning `Self`, a `clone` that is not `Clone::clone`, `to_*`/`into_*`/`from_*`
 /// taking `&self` (with `avoid-breaking-exported-api = false`). `identity_op`: offsets
 /// of 0 in the accessor bodies.
+/// [`accessor_allows`] as prettyplease prints it.
+const ACCESSOR_ALLOWS_TEXT: &str = "#[allow(\n    non_snake_case,\n    clippy::identity_op,\n    clippy::len_without_is_empty,\n    clippy::new_ret_no_self,\n    clippy::should_implement_trait,\n    clippy::wrong_self_convention\n)]\n";
+
 fn accessor_allows() -> TokenStream {
     quote! {
         #[allow(
