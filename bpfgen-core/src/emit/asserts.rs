@@ -20,9 +20,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
 use super::lit;
-
-/// prettyplease's line width.
-const MARGIN: usize = 89;
+use super::text::{plain, MARGIN};
 
 /// An assertion block, as formatted text or as tokens for prettyplease.
 pub(super) enum Block {
@@ -104,21 +102,29 @@ pub(super) fn struct_block(
     })
 }
 
+/// `[a, b, c]` + `tail` on one line at `indent`, when it fits the margin.
+fn one_line(out: &mut String, indent: usize, items: &[String], tail: &str) -> bool {
+    let len: usize = items.iter().map(|s| s.len() + 2).sum::<usize>() + indent + tail.len();
+    if len > MARGIN {
+        return false;
+    }
+    out.push_str(&" ".repeat(indent));
+    out.push('[');
+    out.push_str(&items.join(", "));
+    out.push(']');
+    out.push_str(tail);
+    out.push('\n');
+    true
+}
+
 /// A bracketed list as prettyplease prints it at `indent` (the column of the line
 /// holding `[`), followed by `tail`: on one line when it fits, else one element per
 /// line with a trailing comma. `None` when an element line would not fit.
 fn list(out: &mut String, indent: usize, items: &[String], tail: &str) -> Option<()> {
-    let one: usize = items.iter().map(|s| s.len() + 2).sum::<usize>() + indent + tail.len();
-    let pad = " ".repeat(indent);
-    if one <= MARGIN {
-        out.push_str(&pad);
-        out.push('[');
-        out.push_str(&items.join(", "));
-        out.push(']');
-        out.push_str(tail);
-        out.push('\n');
+    if one_line(out, indent, items, tail) {
         return Some(());
     }
+    let pad = " ".repeat(indent);
     out.push_str(&pad);
     out.push_str("[\n");
     for it in items {
@@ -141,17 +147,10 @@ fn list(out: &mut String, indent: usize, items: &[String], tail: &str) -> Option
 /// else filled — as many `n,` per line as fit the margin, a trailing comma after the
 /// last (which may overhang the margin).
 fn fill(out: &mut String, indent: usize, items: &[String], tail: &str) {
-    let one: usize = items.iter().map(|s| s.len() + 2).sum::<usize>() + indent + tail.len();
-    let pad = " ".repeat(indent);
-    if one <= MARGIN {
-        out.push_str(&pad);
-        out.push('[');
-        out.push_str(&items.join(", "));
-        out.push(']');
-        out.push_str(tail);
-        out.push('\n');
+    if one_line(out, indent, items, tail) {
         return;
     }
+    let pad = " ".repeat(indent);
     out.push_str(&pad);
     out.push_str("[\n");
     let mut line = String::new();
@@ -187,7 +186,7 @@ fn block_text(
     expected: &[u64],
     what: &[String],
 ) -> Option<String> {
-    if what.iter().any(|w| w.contains(['"', '\\'])) {
+    if !what.iter().all(|w| plain(w)) {
         return None;
     }
     let expected: Vec<String> = expected.iter().map(u64::to_string).collect();

@@ -9,6 +9,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
+use super::text::{doc_ok, MARGIN};
 use super::{int_name, lit, prim, Emitter};
 use crate::error::{ErrorKind, KResult};
 use crate::ir::{Kind, TypeId};
@@ -205,7 +206,6 @@ struct AccessorText<'a> {
 /// The getter and setter as prettyplease prints them inside an impl block (the same
 /// code as the tokens above), or `None` where a line might wrap differently.
 fn accessors_text(a: &AccessorText<'_>) -> Option<String> {
-    const MARGIN: usize = 89;
     let ret = super::text::ty_text(a.ret)?;
     let int = format!("::core::primitive::{}", a.int);
     let raw = format!("__bpfgen_bits::get(&{}, {}, {})", a.storage, a.rel, a.bits);
@@ -236,8 +236,7 @@ fn accessors_text(a: &AccessorText<'_>) -> Option<String> {
         (false, 1 | 2 | 4) => format!("::core::primitive::u64::from({v})"),
         _ => format!("{v} as ::core::primitive::u64"),
     };
-    let plain = |d: &str| !d.chars().any(char::is_control);
-    if !plain(a.gd) || !plain(a.sd) {
+    if !doc_ok(a.gd) || !doc_ok(a.sd) {
         return None;
     }
     let lines = [

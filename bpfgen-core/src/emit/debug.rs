@@ -12,8 +12,7 @@
 use proc_macro2::TokenStream;
 
 use super::asserts::Block;
-
-const MARGIN: usize = 89;
+use super::text::{plain, MARGIN};
 
 /// `fields`: (label, expression such as `self.a` or `self.b()`).
 pub(super) fn debug_impl(ty: &str, label: &str, fields: &[(String, String)]) -> Block {
@@ -21,10 +20,6 @@ pub(super) fn debug_impl(ty: &str, label: &str, fields: &[(String, String)]) -> 
         Some(t) => Block::Text(t),
         None => Block::Tokens(tokens(ty, label, fields)),
     }
-}
-
-fn plain(s: &str) -> bool {
-    !s.contains(['"', '\\']) && s.chars().all(|c| !c.is_control())
 }
 
 fn text(ty: &str, label: &str, fields: &[(String, String)]) -> Option<String> {

@@ -475,7 +475,7 @@ impl<'a> Emitter<'a> {
     pub(crate) fn clone_copy(&self, name: &str) -> TokenStream {
         let head = format!("impl ::core::clone::Clone for {name} {{");
         let copy = format!("impl ::core::marker::Copy for {name} {{}}");
-        if copy.len() <= 89 {
+        if copy.len() <= text::MARGIN {
             self.trailing_text.borrow_mut().push_str(&format!(
                 "{head}\n    #[inline]\n    fn clone(&self) -> Self {{\n        *self\n    }}\n}}\n{copy}\n"
             ));

@@ -9,7 +9,20 @@
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 /// prettyplease's line width.
-const MARGIN: usize = 89;
+pub(super) const MARGIN: usize = 89;
+
+/// zerocopy's four derives, as prettyplease breaks them.
+const ZEROCOPY_DERIVE: &str = "#[derive(\n    ::zerocopy::FromBytes,\n    ::zerocopy::IntoBytes,\n    ::zerocopy::KnownLayout,\n    ::zerocopy::Immutable\n)]\n";
+
+/// A doc string prettyplease prints as a plain `///` line.
+pub(super) fn doc_ok(s: &str) -> bool {
+    !s.chars().any(char::is_control)
+}
+
+/// A string that is written between quotes as it is (no escapes needed).
+pub(super) fn plain(s: &str) -> bool {
+    !s.contains(['"', '\\']) && doc_ok(s)
+}
 
 /// A type as prettyplease prints it: paths (`::core::primitive::u8`, `super::x`) and
 /// arrays of them (`[[u8; 4]; 2]`).
@@ -44,7 +57,7 @@ pub(super) fn ty_text(ty: &TokenStream) -> Option<String> {
 
 /// `/// doc` at `indent`, as prettyplease (plus bpfgen's `/// ` spacing) prints it.
 fn doc_line(out: &mut String, indent: &str, doc: &str) -> Option<()> {
-    if doc.chars().any(char::is_control) {
+    if !doc_ok(doc) {
         return None;
     }
     out.push_str(indent);
@@ -80,9 +93,7 @@ pub(super) fn struct_def(
     out.push_str(repr);
     out.push('\n');
     if zerocopy {
-        out.push_str(
-            "#[derive(\n    ::zerocopy::FromBytes,\n    ::zerocopy::IntoBytes,\n    ::zerocopy::KnownLayout,\n    ::zerocopy::Immutable\n)]\n",
-        );
+        out.push_str(ZEROCOPY_DERIVE);
     }
     out.push_str(allow);
     out.push('\n');
@@ -161,7 +172,6 @@ pub(super) struct Enum<'a> {
 
 /// An enum's newtype, its constants and its `Debug`, as prettyplease prints them.
 pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
-    let plain = |s: &str| !s.contains(['"', '\\']) && !s.chars().any(char::is_control);
     if !plain(e.label) || e.arms.iter().any(|(_, c)| !plain(c)) {
         return None;
     }
@@ -173,9 +183,7 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
     out.push_str(e.repr);
     out.push_str("\n#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]\n");
     if e.zerocopy {
-        out.push_str(
-            "#[derive(\n    ::zerocopy::FromBytes,\n    ::zerocopy::IntoBytes,\n    ::zerocopy::KnownLayout,\n    ::zerocopy::Immutable\n)]\n",
-        );
+        out.push_str(ZEROCOPY_DERIVE);
     }
     out.push_str("#[allow(non_camel_case_types)]\n");
     let def = format!("pub struct {}(pub ::core::primitive::{});", e.name, e.int);

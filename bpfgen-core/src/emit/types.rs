@@ -56,18 +56,16 @@ impl Emitter<'_> {
     /// Tokens to splice into the item, or text to append after it is formatted.
     fn assert_block(&mut self, b: asserts::Block) -> TokenStream {
         self.uses_layout = true;
-        match b {
-            asserts::Block::Tokens(t) => t,
-            asserts::Block::Text(s) => {
-                self.trailing_text.borrow_mut().push_str(&s);
-                TokenStream::new()
-            }
-        }
+        self.splice(b)
     }
 
     /// A `Debug` impl: tokens to splice into the item, or text to append after it.
     fn debug_block(&mut self, b: asserts::Block) -> TokenStream {
         self.uses_fmt = true;
+        self.splice(b)
+    }
+
+    fn splice(&self, b: asserts::Block) -> TokenStream {
         match b {
             asserts::Block::Tokens(t) => t,
             asserts::Block::Text(s) => {
@@ -231,7 +229,6 @@ impl Emitter<'_> {
             ident(&n)
         };
         let mut acc = Accessors::default();
-        let mut fields = Vec::new();
         let mut text_fields: Vec<text::Field> = Vec::new();
         let mut debug: Vec<(String, String)> = Vec::new();
         let mut offsets = Vec::new();
@@ -260,11 +257,6 @@ impl Emitter<'_> {
                         "C `{}` at offset {offset}: flexible array member; its elements continue past the end of the struct.",
                         c_label(*member)
                     ));
-                    let doc = match &tdoc {
-                        Some(d) => quote!(#[doc = #d]),
-                        None => quote!(),
-                    };
-                    fields.push(quote!(#doc pub #f: #ty,));
                     text_fields.push(text::Field {
                         doc: tdoc,
                         name: f.to_string(),
@@ -290,7 +282,6 @@ impl Emitter<'_> {
                         bare(&getter_name),
                         bare(&getter_name)
                     );
-                    fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
                     text_fields.push(text::Field {
                         doc: Some(d),
                         name: store.to_string(),
@@ -331,7 +322,6 @@ impl Emitter<'_> {
                         offset + len,
                         names.join(", ")
                     );
-                    fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
                     text_fields.push(text::Field {
                         doc: Some(d),
                         name: store.to_string(),
@@ -366,7 +356,6 @@ impl Emitter<'_> {
                     let n = lit(u64::from(*len));
                     let u8t = prim("u8");
                     let d = format!("Padding: {len} bytes the C compiler leaves unused.");
-                    fields.push(quote!(#[doc = #d] pub #store: [#u8t; #n],));
                     text_fields.push(text::Field {
                         doc: Some(d),
                         name: store.to_string(),
@@ -427,7 +416,7 @@ impl Emitter<'_> {
             let impl_text = (!methods.is_empty() && acc.texts.len() == methods.len())
                 .then(|| acc.texts.iter().cloned().collect::<Option<Vec<String>>>())
                 .flatten()
-                .filter(|_| name.len() + 7 <= 89);
+                .filter(|_| name.len() + 7 <= text::MARGIN);
             let impl_block = match impl_text {
                 Some(ms) => {
                     lead.push_str(ACCESSOR_ALLOWS_TEXT);
@@ -447,6 +436,13 @@ impl Emitter<'_> {
                 #assert_block
             });
         }
+        let fields = text_fields.iter().map(|f| {
+            let (n, ty) = (ident(&f.name), &f.ty);
+            match &f.doc {
+                Some(d) => quote!(#[doc = #d] pub #n: #ty,),
+                None => quote!(pub #n: #ty,),
+            }
+        });
         let default_impl = self.default_impl(&name_i);
         Ok(quote! {
             #(#[doc = #doc])*
