@@ -78,18 +78,17 @@ fn check_passes_then_catches_a_changed_struct() {
     );
     assert!(diff.contains("\n-    pub sport: __u16,\n"), "{diff}");
     assert!(diff.contains("\n+    pub sport: __u32,\n"), "{diff}");
+    // The layout check follows: the new padding field and the BTF's new offsets.
     assert!(
-        diff.contains(
-            "\n-            \"bpfgen: offset of `flow::proto` differs from the BTF (6)\",\n"
-        ),
+        diff.contains("\n-        \"flow: saddr sport proto _pad_7\",\n"),
         "{diff}"
     );
     assert!(
-        diff.contains(
-            "\n+            \"bpfgen: offset of `flow::proto` differs from the BTF (8)\",\n"
-        ),
+        diff.contains("\n+        \"flow: saddr sport proto _pad_9\",\n"),
         "{diff}"
     );
+    assert!(diff.contains("\n-        [0, 4, 6, 7, 8, 4],\n"), "{diff}");
+    assert!(diff.contains("\n+        [0, 4, 8, 9, 12, 4],\n"), "{diff}");
     // The hint regenerates with the options recorded in the header.
     assert_eq!(
         String::from_utf8_lossy(&stale.stderr),

@@ -17,6 +17,8 @@
 //! - Clashes (same name in different C namespaces, duplicate definitions) are settled
 //!   in BTF id order, structs/unions/enums first: the first keeps the name, a later one
 //!   becomes `{name}_{kind}` (`x_typedef`), then `{name}_{kind}_{n}` from n = 2.
+//! - An enum named like a binding of the generated impls ([`BINDINGS`]: `f`, `value`,
+//!   `b`) always clashes: `enum f` → `f_enum`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,6 +33,12 @@ const RAW_OK: &[&str] = &[
     "virtual", "where", "while", "yield",
 ];
 const NO_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Names the generated impls bind next to the types (`fmt(&self, f)`, `set_x(&mut self,
+/// value)`, `let mut b` in union accessors). A tuple struct of the same name would turn
+/// those bindings into patterns naming it (E0530), so an enum — the only tuple struct
+/// emitted — never takes one: `enum value` becomes `value_enum`, like any other clash.
+pub const BINDINGS: &[&str] = &["b", "f", "value"];
 
 /// The Rust identifier text for a C name (possibly `r#…`).
 pub fn ident(c: &str) -> String {
@@ -110,7 +118,8 @@ impl Taken {
 
     /// `want`, or the first free variant of it.
     pub fn claim(&mut self, want: String, kind: &str) -> String {
-        if self.0.insert(bare(&want).to_string()) {
+        let binding = kind == "enum" && BINDINGS.contains(&bare(&want));
+        if !binding && self.0.insert(bare(&want).to_string()) {
             return want;
         }
         let base = bare(&want).to_string();

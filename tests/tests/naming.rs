@@ -132,6 +132,15 @@ fn keywords_and_clashes() {
         // vmlinux-style `typedef __u8 u8;` is fine: primitives are spelled in full.
         "pub type u8 = __u8;",
         "pub type __u8 = ::core::primitive::u8;",
+        // Enums named like the impls' bindings (`f`, `value`, `b`) are renamed by kind;
+        // the fields keep their names (the library compiling this file proves the rest).
+        "pub struct f_enum(pub ::core::primitive::u32);",
+        "pub struct value_enum(pub ::core::primitive::u32);",
+        "pub struct b_enum(pub ::core::primitive::u32);",
+        "    pub f: f_enum,",
+        "    pub value: value_enum,",
+        "    pub fn set_b(&mut self, value: b_enum) {",
+        "                let mut b = [0u8; 4];",
     ] {
         assert!(code.lines().any(|l| l == line), "missing line `{line}`");
     }

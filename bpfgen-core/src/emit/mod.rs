@@ -52,6 +52,10 @@ pub(crate) struct Emitter<'a> {
     pub uses_layout: bool,
     /// Some `Debug` impl calls `__bpfgen_fmt::fields`.
     pub uses_fmt: bool,
+    /// Some enum's `Debug` calls `__bpfgen_fmt::variant`.
+    pub uses_variant: bool,
+    /// The layout check of the item being emitted.
+    check: Option<asserts::Check>,
     /// `// SAFETY:` texts of the item being emitted.
     pub safety_msgs: std::cell::RefCell<Vec<String>>,
     /// Pre-formatted text that follows the item being emitted (see `asserts`).
@@ -84,10 +88,29 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         .min(8);
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
-    let mut uses = [false; 3];
-    let mut append = |out: &mut String, r: KResult<(String, [bool; 3])>| -> KResult<()> {
-        let (text, u) = r?;
-        out.push_str(&text);
+    let mut uses = [false; 4];
+    // The layout checks of every `asserts::GROUP` items in a row share one block, which
+    // follows the last of them: counted over the whole item list, so the file does not
+    // depend on how it was cut into chunks.
+    let mut checks: Vec<asserts::Check> = Vec::with_capacity(asserts::GROUP);
+    let mut append = |out: &mut String, r: KResult<Chunk>| -> KResult<()> {
+        let Chunk {
+            text,
+            checks: ends,
+            uses: u,
+        } = r?;
+        let mut from = 0;
+        for (end, check) in ends {
+            out.push_str(text.get(from..end).unwrap_or_default());
+            from = end;
+            checks.push(check);
+            if checks.len() == asserts::GROUP {
+                out.push('\n');
+                out.push_str(&asserts::group(&checks));
+                checks.clear();
+            }
+        }
+        out.push_str(text.get(from..).unwrap_or_default());
         for (a, b) in uses.iter_mut().zip(u) {
             *a |= b;
         }
@@ -134,8 +157,8 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
                 while let Some(r) = pending.remove(&want) {
                     if want == 0 {
                         // The first chunk's size predicts the file's.
-                        if let Ok((t, _)) = &r {
-                            out.reserve(t.len() * parts.len() + t.len() / 4);
+                        if let Ok(c) = &r {
+                            out.reserve(c.text.len() * parts.len() + c.text.len() / 4);
                         }
                     }
                     if let Err(e) = append(&mut out, r) {
@@ -152,10 +175,14 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
             return Err(e);
         }
     }
-    let [uses_bitfields, uses_layout, uses_fmt] = uses;
-    if uses_fmt {
+    if !checks.is_empty() {
         out.push('\n');
-        out.push_str(&format_tokens(debug::helper(), &[])?);
+        out.push_str(&asserts::group(&checks));
+    }
+    let [uses_bitfields, uses_layout, uses_fmt, uses_variant] = uses;
+    if uses_fmt || uses_variant {
+        out.push('\n');
+        out.push_str(&format_tokens(debug::helper(uses_fmt, uses_variant), &[])?);
     }
     if uses_layout {
         out.push('\n');
@@ -199,16 +226,11 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
 }
 
 /// Emits and formats `items` one by one (batching several items per prettyplease
-/// call measured slower); returns the text and which file-level helpers it uses
-/// (bitfield access, layout checks, `Debug`).
-fn emit_chunk(
-    ir: &Ir,
-    names: &Names,
-    cfg: &EmitConfig<'_>,
-    items: &[TypeId],
-) -> KResult<(String, [bool; 3])> {
+/// call measured slower).
+fn emit_chunk(ir: &Ir, names: &Names, cfg: &EmitConfig<'_>, items: &[TypeId]) -> KResult<Chunk> {
     let mut e = Emitter::new(ir, names, cfg);
     let mut out = String::new();
+    let mut checks = Vec::new();
     for &id in items {
         let tokens = e.item(id)?;
         out.push('\n');
@@ -223,11 +245,28 @@ fn emit_chunk(
             })?);
         }
         out.push_str(&std::mem::take(&mut *e.trailing_text.borrow_mut()));
+        if let Some(c) = e.check.take() {
+            checks.push((out.len(), c));
+        }
     }
-    Ok((out, [e.uses_bitfields, e.uses_layout, e.uses_fmt]))
+    Ok(Chunk {
+        text: out,
+        checks,
+        uses: [e.uses_bitfields, e.uses_layout, e.uses_fmt, e.uses_variant],
+    })
 }
 
-fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
+/// What a worker hands back for a run of items.
+struct Chunk {
+    text: String,
+    /// Each item's layout check, with where the item's text ends.
+    checks: Vec<(usize, asserts::Check)>,
+    /// Which file-level helpers the items call (bitfield access, layout checks, the two
+    /// `Debug` helpers).
+    uses: [bool; 4],
+}
+
+pub(super) fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| ErrorKind::Btf(format!("internal: {e}")))?;
     let text = prettyplease::unparse(&file);
@@ -310,6 +349,8 @@ impl<'a> Emitter<'a> {
             uses_bitfields: false,
             uses_layout: false,
             uses_fmt: false,
+            uses_variant: false,
+            check: None,
             safety_msgs: Default::default(),
             trailing_text: Default::default(),
             leading_text: Default::default(),

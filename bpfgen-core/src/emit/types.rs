@@ -53,10 +53,11 @@ fn repr_text(align: u32, attr: bool) -> String {
 }
 
 impl Emitter<'_> {
-    /// Tokens to splice into the item, or text to append after it is formatted.
-    fn assert_block(&mut self, b: asserts::Block) -> TokenStream {
+    /// The item's layout check, which `emit` gathers into a block with its neighbours'.
+    fn layout_check(&mut self, c: KResult<asserts::Check>) -> KResult<()> {
         self.uses_layout = true;
-        self.splice(b)
+        self.check = Some(c?);
+        Ok(())
     }
 
     /// A `Debug` impl: tokens to splice into the item, or text to append after it.
@@ -171,14 +172,10 @@ impl Emitter<'_> {
             ),
             None => {
                 let ret = self.rust_ty(ty)?;
-                let msg = format!(
-                    "bpfgen: the value at bytes {off}..{} must be {n} bytes",
-                    off + n
-                );
                 checks.push(asserts::SizeCheck {
                     ty: ret.clone(),
+                    offset: off,
                     size: n,
-                    msg,
                 });
                 let _ = total;
                 let ptr = if off == 0 {
@@ -390,14 +387,14 @@ impl Emitter<'_> {
                 impl #name_i { #(#methods)* }
             }
         };
-        let assert_block = self.assert_block(asserts::struct_block(
+        self.layout_check(asserts::check(
             &name_i,
             &name,
             layout.size,
             layout.align,
             &offsets,
             &checks,
-        ));
+        ))?;
         let head_text = text::struct_def(
             &doc,
             &repr_text(layout.align, layout.align_attr),
@@ -433,7 +430,6 @@ impl Emitter<'_> {
                 #clone_copy
                 #debug_impl
                 #impl_block
-                #assert_block
             });
         }
         let fields = text_fields.iter().map(|f| {
@@ -457,7 +453,6 @@ impl Emitter<'_> {
             #debug_impl
 
             #impl_block
-            #assert_block
         })
     }
 
@@ -524,14 +519,14 @@ impl Emitter<'_> {
         let methods = &acc.methods;
         let d = "The union's bytes.";
         let allow = accessor_allows();
-        let assert_block = self.assert_block(asserts::struct_block(
+        self.layout_check(asserts::check(
             &name_i,
             &name,
             size,
             layout.align,
             &[],
             &checks,
-        ));
+        ))?;
         let head_text = text::struct_def(
             &doc,
             &repr_text(layout.align, layout.align_attr),
@@ -557,7 +552,6 @@ impl Emitter<'_> {
                 impl #name_i {
                     #(#methods)*
                 }
-                #assert_block
             });
         }
         Ok(quote! {
@@ -583,7 +577,6 @@ impl Emitter<'_> {
             impl #name_i {
                 #(#methods)*
             }
-            #assert_block
         })
     }
 
@@ -592,13 +585,11 @@ impl Emitter<'_> {
             return Err(ErrorKind::ty(id, "internal: not an enum"));
         };
         let name = self.item_name(id)?.to_string();
-        let name_i = ident(&name);
-        let repr_ty = prim(int_name(e.size, e.signed));
         let bits = e.size * 8;
-        let mut consts = Vec::new();
-        let mut arms = Vec::new();
-        let mut tconsts: Vec<(String, String, String)> = Vec::new();
-        let mut tarms: Vec<(String, String)> = Vec::new();
+        // (doc, Rust name, value) of each constant; (value, C name) of each value's
+        // first name, which `Debug` prints.
+        let mut consts: Vec<(String, String, String)> = Vec::new();
+        let mut arms: Vec<(String, String)> = Vec::new();
         let mut seen_vals = HashSet::new();
         let mut used = HashSet::new();
         for (cname, raw) in &e.values {
@@ -615,40 +606,21 @@ impl Emitter<'_> {
             while !used.insert(bare(&rust).to_string()) {
                 rust.push('_');
             }
-            let ci = ident(&rust);
-            let val = if e.signed {
-                signed_lit(v as i64)
-            } else {
-                let l = lit(v);
-                quote!(#l)
-            };
-            let d = format!(
-                "C `{cname}` = {}",
-                if e.signed {
-                    (v as i64).to_string()
-                } else {
-                    v.to_string()
-                }
-            );
             let vtext = if e.signed {
                 (v as i64).to_string()
             } else {
                 v.to_string()
             };
-            consts.push(quote!(#[doc = #d] pub const #ci: Self = Self(#val);));
-            tconsts.push((d, rust.clone(), vtext.clone()));
+            consts.push((format!("C `{cname}` = {vtext}"), rust, vtext.clone()));
             if seen_vals.insert(v) {
-                arms.push(quote!(#val => f.write_str(#cname),));
-                tarms.push((vtext, cname.clone()));
+                // BTF names are C identifiers; whitespace would split `Debug`'s list.
+                arms.push((vtext, cname.replace(char::is_whitespace, "_")));
             }
         }
-        let (repr, align_note) = if e.size == 8 {
-            (
-                quote!(#[repr(C, align(8))]),
-                " (`repr(C, align(8))`: 8-aligned on every host)",
-            )
+        let align_note = if e.size == 8 {
+            " (`repr(C, align(8))`: 8-aligned on every host)"
         } else {
-            (quote!(#[repr(transparent)]), "")
+            ""
         };
         let doc = [
             format!(
@@ -662,57 +634,83 @@ impl Emitter<'_> {
                 .to_string(),
             "Known values are associated constants.".to_string(),
         ];
-        let zc = if self.cfg.zerocopy {
-            quote!(#[derive(::zerocopy::FromBytes, ::zerocopy::IntoBytes, ::zerocopy::KnownLayout, ::zerocopy::Immutable)])
-        } else {
-            quote!()
-        };
         let cname_short = c_short(&self.c_spelling(id), &name);
-        let fallback = quote!(_ => f.debug_tuple(#cname_short).field(&self.0).finish(),);
-        let assert_block = self.assert_block(asserts::struct_block(
-            &name_i,
-            &name,
-            e.size,
-            e.size,
-            &[],
-            &[],
-        ));
+        let name_i = ident(&name);
+        self.layout_check(asserts::check(&name_i, &name, e.size, e.size, &[], &[]))?;
         let repr_text = if e.size == 8 {
             "#[repr(C, align(8))]"
         } else {
             "#[repr(transparent)]"
         };
-        if let Some(t) = text::enum_item(&text::Enum {
+        let int = int_name(e.size, e.signed);
+        let shape = text::Enum {
             docs: &doc,
             repr: repr_text,
             zerocopy: self.cfg.zerocopy,
             name: &name,
-            int: int_name(e.size, e.signed),
-            consts: &tconsts,
-            arms: &tarms,
+            int,
+            consts: &consts,
+            arms: &arms,
             label: &cname_short,
-        }) {
+        };
+        self.uses_variant = true;
+        if let Some(t) = text::enum_item(&shape) {
             self.leading_text.borrow_mut().push_str(&t);
-            return Ok(assert_block);
+            return Ok(TokenStream::new());
         }
+        // The same item through prettyplease (a line too long, a name needing escapes).
+        let repr: TokenStream = repr_text.parse().unwrap_or_default();
+        let repr_ty = prim(int);
+        let zc = if self.cfg.zerocopy {
+            quote!(#[derive(::zerocopy::FromBytes, ::zerocopy::IntoBytes, ::zerocopy::KnownLayout, ::zerocopy::Immutable)])
+        } else {
+            quote!()
+        };
+        let num = |v: &str| -> TokenStream { v.parse().unwrap_or_default() };
+        let cs = consts.iter().map(|(d, r, v)| {
+            let (c, v) = (ident(r), num(v));
+            quote!(#[doc = #d] pub const #c: Self = Self(#v);)
+        });
+        let values = arms.iter().map(|(v, _)| num(v));
+        let names = arms
+            .iter()
+            .map(|(_, c)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         Ok(quote! {
             #(#[doc = #doc])*
             #repr
-            #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+            #[derive(PartialEq)]
             #zc
             #[allow(non_camel_case_types)]
             pub struct #name_i(pub #repr_ty);
 
             #[allow(non_upper_case_globals)]
-            impl #name_i { #(#consts)* }
+            impl #name_i { #(#cs)* }
 
+            impl ::core::cmp::Eq for #name_i {}
+            impl ::core::clone::Clone for #name_i {
+                #[inline]
+                fn clone(&self) -> Self { *self }
+            }
+            impl ::core::marker::Copy for #name_i {}
+            #[allow(clippy::derivable_impls)]
+            impl ::core::default::Default for #name_i {
+                #[inline]
+                fn default() -> Self { Self(0) }
+            }
             impl ::core::fmt::Debug for #name_i {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    match self.0 { #(#arms)* #fallback }
+                    __bpfgen_fmt::variant(
+                        f,
+                        #cname_short,
+                        &self.0,
+                        ::core::primitive::i128::from(self.0),
+                        #names,
+                        &[#(#values),*],
+                    )
                 }
             }
-
-            #assert_block
         })
     }
 
@@ -811,15 +809,5 @@ fn fit(raw: u64, bits: u32, signed: bool) -> Option<u64> {
         Some(raw & mask)
     } else {
         None
-    }
-}
-
-fn signed_lit(v: i64) -> TokenStream {
-    if v < 0 {
-        let l = lit(v.unsigned_abs());
-        quote!(-#l)
-    } else {
-        let l = lit(v as u64);
-        quote!(#l)
     }
 }

@@ -36,37 +36,9 @@ impl ::core::clone::Clone for lay_holes {
 impl ::core::marker::Copy for lay_holes {}
 impl ::core::fmt::Debug for lay_holes {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        __bpfgen_fmt::fields(
-            f,
-            "lay_holes",
-            &[("a", &self.a), ("b", &self.b), ("c", &self.c)],
-        )
+        __bpfgen_fmt::fields(f, "lay_holes", "a b c", &[&self.a, &self.b, &self.c])
     }
 }
-const _: () = {
-    use ::core::mem::offset_of;
-    __bpfgen_layout::check(
-        [
-            offset_of!(lay_holes, a),
-            offset_of!(lay_holes, _pad_1),
-            offset_of!(lay_holes, b),
-            offset_of!(lay_holes, c),
-            offset_of!(lay_holes, _pad_18),
-            ::core::mem::size_of::<lay_holes>(),
-            ::core::mem::align_of::<lay_holes>(),
-        ],
-        [0, 1, 8, 16, 18, 24, 8],
-        [
-            "bpfgen: offset of `lay_holes::a` differs from the BTF (0)",
-            "bpfgen: offset of `lay_holes::_pad_1` differs from the BTF (1)",
-            "bpfgen: offset of `lay_holes::b` differs from the BTF (8)",
-            "bpfgen: offset of `lay_holes::c` differs from the BTF (16)",
-            "bpfgen: offset of `lay_holes::_pad_18` differs from the BTF (18)",
-            "bpfgen: size of `lay_holes` differs from the BTF (24)",
-            "bpfgen: alignment of `lay_holes` differs from the BTF (8)",
-        ],
-    )
-};
 
 /// C `typedef __u8` (BTF type id 10).
 #[allow(non_camel_case_types)]
@@ -80,16 +52,36 @@ pub type __u64 = ::core::primitive::u64;
 #[allow(non_camel_case_types)]
 pub type __u16 = ::core::primitive::u16;
 
-/// `Debug` of the structs and unions above (`name { a: 1, b: 2 }`).
+const _: () = {
+    use ::core::mem::{align_of, offset_of, size_of};
+    __bpfgen_layout::check(
+        "lay_holes: a _pad_1 b c _pad_18",
+        [
+            offset_of!(lay_holes, a),
+            offset_of!(lay_holes, _pad_1),
+            offset_of!(lay_holes, b),
+            offset_of!(lay_holes, c),
+            offset_of!(lay_holes, _pad_18),
+            size_of::<lay_holes>(),
+            align_of::<lay_holes>(),
+        ],
+        [0, 1, 8, 16, 18, 24, 8],
+    );
+};
+
+/// `Debug` of the types above: structs and unions as `name { a: 1, b: 2 }`, enums
+/// as the value's name (or `name(42)`).
 #[doc(hidden)]
 mod __bpfgen_fmt {
+    /// `names`: the members' names, space-separated, one per value.
     pub(super) fn fields(
         f: &mut ::core::fmt::Formatter<'_>,
         name: &str,
-        fields: &[(&str, &dyn ::core::fmt::Debug)],
+        names: &str,
+        values: &[&dyn ::core::fmt::Debug],
     ) -> ::core::fmt::Result {
         let mut d = f.debug_struct(name);
-        for (label, value) in fields {
+        for (label, value) in names.split(' ').zip(values) {
             d.field(label, value);
         }
         d.finish()
@@ -98,20 +90,99 @@ mod __bpfgen_fmt {
 
 /// Layout checks of the types above, run by the compiler (const evaluation).
 #[doc(hidden)]
+#[allow(dead_code)]
 mod __bpfgen_layout {
-    /// Fails the build with `what[i]` at the first `i` where `actual[i]` is
-    /// not `expected[i]`.
+    /// Fails the build at the first entry where `actual` is not `expected`,
+    /// with a sentence naming it. `what` is "TYPE: m1 m2 …": the entries are
+    /// the offsets of members m1, m2, … (a word `A..B` is instead the size of
+    /// the value at those bytes), then the size and the alignment of TYPE.
+    /// (`dead_code` above: only `const _` items call it, which rustc 1.85
+    /// does not count as uses.)
     pub(super) const fn check<const N: usize>(
+        what: &str,
         actual: [usize; N],
         expected: [usize; N],
-        what: [&str; N],
     ) {
         let mut i = 0;
         while i < N {
             if actual[i] != expected[i] {
-                ::core::panic!("{}", what[i]);
+                fail(what.as_bytes(), i, N, expected[i], actual[i]);
             }
             i += 1;
+        }
+    }
+    /// A sentence built during const evaluation, by value (no `&mut`).
+    struct Msg {
+        buf: [u8; 512],
+        len: usize,
+    }
+    impl Msg {
+        /// Appends `s[from..to]`; what does not fit is dropped.
+        const fn put(mut self, s: &[u8], from: usize, to: usize) -> Self {
+            let mut k = from;
+            while k < to && k < s.len() && self.len < self.buf.len() {
+                self.buf[self.len] = s[k];
+                self.len += 1;
+                k += 1;
+            }
+            self
+        }
+        const fn text(self, s: &str) -> Self {
+            self.put(s.as_bytes(), 0, s.len())
+        }
+        const fn num(self, mut v: usize) -> Self {
+            let mut d = [0u8; 20];
+            let mut k = d.len();
+            loop {
+                k -= 1;
+                d[k] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            self.put(&d, k, d.len())
+        }
+    }
+    /// "bpfgen: offset of `T::m` differs from the BTF (BTF 8, Rust 16)".
+    const fn fail(what: &[u8], i: usize, n: usize, btf: usize, rust: usize) -> ! {
+        let mut colon = 0;
+        while colon < what.len() && what[colon] != b':' {
+            colon += 1;
+        }
+        let (mut start, mut end, mut k) = (colon + 1, colon + 1, 0);
+        let mut found = false;
+        while !found && end < what.len() {
+            start = end + 1;
+            end = start;
+            while end < what.len() && what[end] != b' ' {
+                end += 1;
+            }
+            found = k == i;
+            k += 1;
+        }
+        let m = Msg { buf: [0; 512], len: 0 }.text("bpfgen: ");
+        let m = if found && start < end && what[start].is_ascii_digit() {
+            m.text("size of the value at bytes ")
+                .put(what, start, end)
+                .text(" of `")
+                .put(what, 0, colon)
+        } else if found {
+            m.text("offset of `").put(what, 0, colon).text("::").put(what, start, end)
+        } else if i + 2 == n {
+            m.text("size of `").put(what, 0, colon)
+        } else {
+            m.text("alignment of `").put(what, 0, colon)
+        };
+        let m = m
+            .text("` differs from the BTF (BTF ")
+            .num(btf)
+            .text(", Rust ")
+            .num(rust)
+            .text(")");
+        match ::core::str::from_utf8(m.buf.split_at(m.len).0) {
+            Ok(s) => ::core::panic!("{}", s),
+            Err(_) => ::core::panic!("bpfgen: a layout differs from the BTF"),
         }
     }
 }
