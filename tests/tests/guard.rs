@@ -3,9 +3,11 @@
 //! same files compile: see tests/cross.)
 
 use std::path::Path;
-use std::process::Command;
 
 use bpfgen_core::Options;
+
+#[path = "../support/rustc.rs"]
+mod rustc;
 
 #[test]
 fn bpfeb_outputs_fail_with_the_guard_message_only() {
@@ -25,37 +27,13 @@ fn bpfeb_outputs_fail_with_the_guard_message_only() {
     for obj in &names {
         let file = obj.file_name().unwrap().to_string_lossy().into_owned();
         let code = bpfgen_core::generate_file(obj, &opts).unwrap();
-        let gen = tmp.path().join(format!("{file}.rs"));
-        std::fs::write(&gen, code).unwrap();
-        let lib = tmp.path().join("lib.rs");
-        std::fs::write(
-            &lib,
-            format!(
-                "#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({:?}); }}\n",
-                gen.display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-            .args([
-                "--edition",
-                "2021",
-                "--crate-type",
-                "lib",
-                "--emit",
-                "metadata",
-                "--out-dir",
-            ])
-            .arg(tmp.path())
-            .arg(&lib)
-            .output()
-            .expect("run rustc");
+        let out = rustc::check_no_std(tmp.path(), &code);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !out.status.success(),
             "{file}: a big-endian object's types compiled on a little-endian host"
         );
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+        let errors = rustc::error_lines(&out);
         let want = format!(
             "error: bpfgen: these types mirror `{file}`, a big-endian BPF object, but this target is little-endian: \
              the object's maps and globals hold big-endian bytes, so these layouts and bitfield accessors would be \

@@ -3,9 +3,11 @@
 //! entry and both values. (The offset case is the `bpfgen-macros` trybuild test.)
 
 use std::path::Path;
-use std::process::Command;
 
 use bpfgen_core::Options;
+
+#[path = "../support/rustc.rs"]
+mod rustc;
 
 /// The `error…` lines of compiling the `layout` fixture's Rust with `from` → `to`.
 fn errors_with(from: &str, to: &str) -> Vec<String> {
@@ -17,35 +19,9 @@ fn errors_with(from: &str, to: &str) -> Vec<String> {
     let code = bpfgen_core::generate_file(&obj, &opts).unwrap();
     assert_eq!(code.matches(from).count(), 1, "`{from}` must occur once");
     let tmp = tempfile::tempdir().unwrap();
-    let lib = tmp.path().join("lib.rs");
-    std::fs::write(
-        &lib,
-        format!(
-            "#![no_std]\n#![deny(warnings)]\npub mod m {{\n{}}}\n",
-            code.replace(from, to)
-        ),
-    )
-    .unwrap();
-    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "lib",
-            "--emit",
-            "metadata",
-        ])
-        .arg("--out-dir")
-        .arg(tmp.path())
-        .arg(&lib)
-        .output()
-        .expect("run rustc");
+    let out = rustc::check_no_std(tmp.path(), &code.replace(from, to));
     assert!(!out.status.success(), "compiled with `{to}`");
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.starts_with("error"))
-        .map(str::to_string)
-        .collect()
+    rustc::error_lines(&out)
 }
 
 #[test]

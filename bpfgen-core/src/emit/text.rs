@@ -292,15 +292,29 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
     out.push_str("#[allow(non_camel_case_types)]\n");
     let n = e.name;
     let def = format!("pub struct {n}(pub ::core::primitive::{});", e.int);
-    let heads = [
-        format!("impl {n} {{"),
-        format!("impl ::core::clone::Clone for {n} {{"),
-        format!("impl ::core::default::Default for {n} {{"),
-        format!("impl ::core::fmt::Debug for {n} {{"),
-        format!("impl ::core::cmp::Eq for {n} {{}}"),
-        format!("impl ::core::marker::Copy for {n} {{}}"),
+    let consts_head = format!("impl {n} {{");
+    // The trait impls, in order: attribute lines, `impl … for` line, body lines.
+    let impl_for = |t: &str| format!("impl ::core::{t} for {n} {{");
+    let impls = [
+        ("", impl_for("cmp::Eq") + "}", ""),
+        (
+            "",
+            impl_for("clone::Clone"),
+            "    #[inline]\n    fn clone(&self) -> Self {\n        *self\n    }\n}\n",
+        ),
+        ("", impl_for("marker::Copy") + "}", ""),
+        (
+            "#[allow(clippy::derivable_impls)]\n",
+            impl_for("default::Default"),
+            "    #[inline]\n    fn default() -> Self {\n        Self(0)\n    }\n}\n",
+        ),
     ];
-    if !fits(&def) || !heads.iter().all(|h| fits(h)) {
+    let debug_head = impl_for("fmt::Debug");
+    if !fits(&def)
+        || !fits(&consts_head)
+        || !fits(&debug_head)
+        || !impls.iter().all(|(_, h, _)| fits(h))
+    {
         return None;
     }
     out.push_str(&def);
@@ -308,7 +322,7 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
     if e.consts.is_empty() {
         out.push_str(&format!("impl {n} {{}}\n"));
     } else {
-        out.push_str(&heads[0]);
+        out.push_str(&consts_head);
         out.push('\n');
         for (doc, name, v) in e.consts {
             doc_line(&mut out, "    ", doc)?;
@@ -321,15 +335,13 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
         }
         out.push_str("}\n");
     }
-    out.push_str(&heads[4]);
-    out.push('\n');
-    out.push_str(&heads[1]);
-    out.push_str("\n    #[inline]\n    fn clone(&self) -> Self {\n        *self\n    }\n}\n");
-    out.push_str(&heads[5]);
-    out.push_str("\n#[allow(clippy::derivable_impls)]\n");
-    out.push_str(&heads[2]);
-    out.push_str("\n    #[inline]\n    fn default() -> Self {\n        Self(0)\n    }\n}\n");
-    out.push_str(&heads[3]);
+    for (attrs, head, body) in &impls {
+        out.push_str(attrs);
+        out.push_str(head);
+        out.push('\n');
+        out.push_str(body);
+    }
+    out.push_str(&debug_head);
     out.push_str(
         "\n    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {\n",
     );

@@ -10,6 +10,9 @@ use std::process::Command;
 
 use bpfgen_core::{Options, WarningKind};
 
+#[path = "../../support/rustc.rs"]
+mod rustc;
+
 fn clang() -> String {
     for c in ["clang-19", "clang"] {
         if Command::new(c).arg("--version").output().is_ok() {
@@ -52,29 +55,8 @@ fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
 
 /// Compiles generated `code` as a module of a `#![no_std]` library with every warning
 /// denied (zerocopy off: plain rustc has no dependencies), and fails with rustc's output.
-fn assert_compiles_no_std(dir: &Path, name: &str, code: &str) {
-    let gen = dir.join(format!("{name}.rs"));
-    std::fs::write(&gen, code).unwrap();
-    let lib = dir.join("lib.rs");
-    std::fs::write(
-        &lib,
-        format!("#![no_std]\n#![deny(warnings)]\npub mod m {{ include!({gen:?}); }}\n"),
-    )
-    .unwrap();
-    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "lib",
-            "--emit",
-            "metadata",
-            "--out-dir",
-        ])
-        .arg(dir)
-        .arg(&lib)
-        .output()
-        .expect("run rustc");
+fn assert_compiles_no_std(dir: &Path, code: &str) {
+    let out = rustc::check_no_std(dir, code);
     assert!(
         out.status.success(),
         "{}",
@@ -258,7 +240,7 @@ SEC("xdp") int prog(void *ctx) { return anon_knob.a + anon_cfg.seed + (bpf_map_l
         assert!(code.contains(want), "missing `{want}`");
     }
     // The whole file compiles as a no_std library with every warning denied.
-    assert_compiles_no_std(tmp.path(), "anon", &code);
+    assert_compiles_no_std(tmp.path(), &code);
 }
 
 fn include_path(code: &str) -> String {
@@ -424,5 +406,5 @@ SEC("xdp") int prog(void *ctx) { return g_small + g_cl.b; }
         "the hole implies 64"
     );
     // And it compiles, accessors included.
-    assert_compiles_no_std(tmp.path(), "cl", &code);
+    assert_compiles_no_std(tmp.path(), &code);
 }
