@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::text::MARGIN;
 use super::{asserts, ident, int_name, lit, prim, text, Emitter};
 use crate::error::{ErrorKind, KResult};
 use crate::ir::{Composite, Kind, TypeId};
@@ -17,12 +18,24 @@ use crate::object::Endian;
 #[derive(Default)]
 struct Accessors {
     methods: Vec<TokenStream>,
-    /// The same methods as prettyplease prints them, where known (bitfields).
+    /// The same methods as prettyplease prints them, where known.
     texts: Vec<Option<String>>,
     used: HashSet<String>,
 }
 
 impl Accessors {
+    /// Every method as text, when every one has a text form.
+    fn all_texts(&self) -> Option<String> {
+        if self.texts.len() != self.methods.len() {
+            return None;
+        }
+        self.texts
+            .iter()
+            .map(Option::as_deref)
+            .collect::<Option<Vec<&str>>>()
+            .map(|v| v.concat())
+    }
+
     fn unique(&mut self, want: String) -> proc_macro2::Ident {
         let mut name = want;
         while !self.used.insert(bare(&name).to_string()) {
@@ -30,6 +43,73 @@ impl Accessors {
         }
         ident(&name)
     }
+}
+
+/// A getter's and a setter's bodies (lines at indent 8, as prettyplease prints them)
+/// and the value's type, as text.
+struct AccessText {
+    ret: String,
+    get: Vec<String>,
+    set: Vec<String>,
+}
+
+impl AccessText {
+    fn new(ret: &TokenStream, get: Vec<String>, set: Vec<String>) -> Option<Self> {
+        let ret = text::ty_text(ret)?;
+        let code = |l: &&String| !l.trim_start().starts_with("//");
+        let fits = get
+            .iter()
+            .chain(&set)
+            .filter(code)
+            .all(|l| l.len() <= MARGIN);
+        fits.then_some(AccessText { ret, get, set })
+    }
+
+    /// Both methods, with their docs, as prettyplease prints them in an impl block.
+    fn methods(&self, gd: &str, g: &str, sd: &str, s: &str) -> Option<String> {
+        if !text::doc_ok(gd) || !text::doc_ok(sd) {
+            return None;
+        }
+        let getter = format!("    pub fn {g}(&self) -> {} {{", self.ret);
+        let setter = format!("    pub fn {s}(&mut self, value: {}) {{", self.ret);
+        if getter.len() > MARGIN || setter.len() > MARGIN {
+            return None;
+        }
+        let mut out = String::with_capacity(400);
+        for (doc, head, body) in [(gd, getter, &self.get), (sd, setter, &self.set)] {
+            out.push_str(&format!("    /// {doc}\n    #[inline]\n{head}\n"));
+            for l in body {
+                out.push_str(l);
+                out.push('\n');
+            }
+            out.push_str("    }\n");
+        }
+        Some(out)
+    }
+}
+
+/// `// SAFETY: msg` and `unsafe { f(args) }` as the body of a method, as prettyplease
+/// prints it: on one line, or the block broken, or the call's arguments too.
+fn unsafe_call(msg: &str, f: &str, args: &[String]) -> Option<Vec<String>> {
+    let call = format!("{f}({})", args.join(", "));
+    let safety = format!("        // SAFETY: {msg}");
+    let one = format!("        unsafe {{ {call} }}");
+    if one.len() <= MARGIN {
+        return Some(vec![safety, one]);
+    }
+    let mut out = vec![safety, "        unsafe {".to_string()];
+    let inner = format!("            {call}");
+    if inner.len() <= MARGIN {
+        out.push(inner);
+    } else {
+        out.push(format!("            {f}("));
+        for a in args {
+            out.push(format!("                {a},"));
+        }
+        out.push("            )".to_string());
+    }
+    out.push("        }".to_string());
+    Some(out)
 }
 
 /// How to read and write a value held as bytes.
@@ -124,7 +204,10 @@ impl Emitter<'_> {
     }
 
     /// Getter and setter bodies for a value of type `ty` stored in bytes
-    /// `storage[off..off + n]` (`storage` is a `[u8; total]` place).
+    /// `storage[off..off + n]` (`storage` is a `[u8; total]` place), as tokens, and as
+    /// prettyplease prints them (lines at indent 8) where their shape is known: bytes
+    /// from offset 0 (a union member, a packed struct's member), lines within the margin.
+    #[allow(clippy::type_complexity)]
     fn bytes_access(
         &self,
         storage: &TokenStream,
@@ -133,7 +216,7 @@ impl Emitter<'_> {
         total: u32,
         ty: TypeId,
         checks: &mut Vec<asserts::SizeCheck>,
-    ) -> KResult<(TokenStream, TokenStream, TokenStream)> {
+    ) -> KResult<(TokenStream, TokenStream, TokenStream, Option<AccessText>)> {
         let (from, to) = match self.ir.endian {
             Endian::Little => (quote!(from_le_bytes), quote!(to_le_bytes)),
             Endian::Big => (quote!(from_be_bytes), quote!(to_be_bytes)),
@@ -160,16 +243,84 @@ impl Emitter<'_> {
                 quote!(#storage[#o..#e].copy_from_slice(&#bytes);)
             }
         };
+        let st = storage.to_string().replace(' ', "");
+        let (from_t, to_t) = match self.ir.endian {
+            Endian::Little => ("from_le_bytes", "to_le_bytes"),
+            Endian::Big => ("from_be_bytes", "to_be_bytes"),
+        };
+        // The read as text: the whole storage, or its first `n` bytes copied out.
+        let read_text = |indent: usize| -> Vec<String> {
+            let pad = " ".repeat(indent);
+            vec![
+                "{".to_string(),
+                format!("{pad}    let mut b = [0u8; {n}];"),
+                format!("{pad}    b.copy_from_slice(&{st}[0..{n}]);"),
+                format!("{pad}    b"),
+                format!("{pad}}}"),
+            ]
+        };
+        let write_text = |bytes: &str| {
+            if whole {
+                format!("        {st} = {bytes};")
+            } else {
+                format!("        {st}[0..{n}].copy_from_slice(&{bytes});")
+            }
+        };
         Ok(match self.scalar(ty)? {
             Some(Scalar::Num(p)) => {
                 let ret = self.rust_ty(ty)?;
-                (ret, quote!(#p::#from(#read)), write(quote!(value.#to())))
+                let text = (off == 0).then(|| {
+                    let p = super::text::ty_text(&p)?;
+                    let get = if whole {
+                        vec![format!("        {p}::{from_t}({st})")]
+                    } else {
+                        let mut r = read_text(8);
+                        r[0] = format!("        {p}::{from_t}({{");
+                        let last = r.len() - 1;
+                        r[last] = "        })".to_string();
+                        r
+                    };
+                    AccessText::new(&ret, get, vec![write_text(&format!("value.{to_t}()"))])
+                });
+                (
+                    ret,
+                    quote!(#p::#from(#read)),
+                    write(quote!(value.#to())),
+                    text.flatten(),
+                )
             }
-            Some(Scalar::Enum(en, p)) => (
-                en.clone(),
-                quote!(#en(#p::#from(#read))),
-                write(quote!(value.0.#to())),
-            ),
+            Some(Scalar::Enum(en, p)) => {
+                let text = (off == 0).then(|| {
+                    let (e, p) = (super::text::ty_text(&en)?, super::text::ty_text(&p)?);
+                    let get = if whole {
+                        let one = format!("        {e}({p}::{from_t}({st}))");
+                        if one.len() <= MARGIN {
+                            vec![one]
+                        } else {
+                            vec![
+                                format!("        {e}("),
+                                format!("            {p}::{from_t}({st}),"),
+                                "        )".to_string(),
+                            ]
+                        }
+                    } else {
+                        let mut r = vec![format!("        {e}(")];
+                        let inner = read_text(12);
+                        r.push(format!("            {p}::{from_t}({{"));
+                        r.extend(inner[1..inner.len() - 1].iter().cloned());
+                        r.push("            }),".to_string());
+                        r.push("        )".to_string());
+                        r
+                    };
+                    AccessText::new(&en, get, vec![write_text(&format!("value.0.{to_t}()"))])
+                });
+                (
+                    en.clone(),
+                    quote!(#en(#p::#from(#read))),
+                    write(quote!(value.0.#to())),
+                    text.flatten(),
+                )
+            }
             None => {
                 let ret = self.rust_ty(ty)?;
                 checks.push(asserts::SizeCheck {
@@ -188,21 +339,39 @@ impl Emitter<'_> {
                 } else {
                     quote!(#storage.as_mut_ptr().add(#o))
                 };
-                let s1 = self.safety(format!(
-                    "bytes {off}..{} of `{}` hold a `{}` (size asserted at compile time); every bit pattern is a valid generated type, and the read is unaligned.",
+                let rt = ret.to_string().replace(' ', "");
+                let m1 = format!(
+                    "bytes {off}..{} of `{st}` hold a `{rt}` (size asserted at compile time); every bit pattern is a valid generated type, and the read is unaligned.",
                     off + n,
-                    storage.to_string().replace(' ', ""),
-                    ret.to_string().replace(' ', "")
-                ));
-                let s2 = self.safety(format!(
-                    "bytes {off}..{} of `{}` are in bounds (size asserted at compile time) and the write is unaligned; generated types have no padding, so every byte written is initialised.",
+                );
+                let m2 = format!(
+                    "bytes {off}..{} of `{st}` are in bounds (size asserted at compile time) and the write is unaligned; generated types have no padding, so every byte written is initialised.",
                     off + n,
-                    storage.to_string().replace(' ', "")
-                ));
+                );
+                let text = (off == 0).then(|| {
+                    let r = super::text::ty_text(&ret)?;
+                    let get = unsafe_call(
+                        &m1,
+                        "::core::ptr::read_unaligned",
+                        &[format!("{st}.as_ptr().cast::<{r}>()")],
+                    )?;
+                    let set = unsafe_call(
+                        &m2,
+                        "::core::ptr::write_unaligned",
+                        &[
+                            format!("{st}.as_mut_ptr().cast::<{r}>()"),
+                            "value".to_string(),
+                        ],
+                    )?;
+                    AccessText::new(&ret, get, set)
+                });
+                let s1 = self.safety(m1);
+                let s2 = self.safety(m2);
                 (
                     ret.clone(),
                     quote!(#s1 unsafe { ::core::ptr::read_unaligned(#ptr.cast::<#ret>()) }),
                     quote!(#s2 unsafe { ::core::ptr::write_unaligned(#ptr_mut.cast::<#ret>(), value) }),
+                    text.flatten(),
                 )
             }
         })
@@ -286,12 +455,15 @@ impl Emitter<'_> {
                     });
                     offsets.push((store.clone(), *offset));
                     let storage = quote!(self.#store);
-                    let (ret, get, set) =
+                    let (ret, get, set, text) =
                         self.bytes_access(&storage, 0, *size, *size, m.ty, &mut checks)?;
                     let g = acc.unique(getter_name.clone());
                     let s = acc.unique(format!("set_{}", bare(&getter_name)));
                     let gd = format!("Reads C `{l}`.");
                     let sd = format!("Writes C `{l}`.");
+                    acc.texts.push(
+                        text.and_then(|t| t.methods(&gd, &g.to_string(), &sd, &s.to_string())),
+                    );
                     acc.methods.push(quote! {
                         #[doc = #gd]
                         #[inline]
@@ -410,17 +582,15 @@ impl Emitter<'_> {
             let mut lead = self.leading_text.borrow_mut();
             lead.push_str(&def);
             lead.push_str(&default);
-            let impl_text = (!methods.is_empty() && acc.texts.len() == methods.len())
-                .then(|| acc.texts.iter().cloned().collect::<Option<Vec<String>>>())
+            let impl_text = (!methods.is_empty())
+                .then(|| acc.all_texts())
                 .flatten()
                 .filter(|_| name.len() + 7 <= text::MARGIN);
             let impl_block = match impl_text {
                 Some(ms) => {
                     lead.push_str(ACCESSOR_ALLOWS_TEXT);
                     lead.push_str(&format!("impl {name} {{\n"));
-                    for m in ms {
-                        lead.push_str(&m);
-                    }
+                    lead.push_str(&ms);
                     lead.push_str("}\n");
                     quote!()
                 }
@@ -486,10 +656,12 @@ impl Emitter<'_> {
             } else {
                 let off = m.bit_offset / 8;
                 let msize = u32::try_from(self.ir.size_of(m.ty)?).unwrap_or(u32::MAX);
-                let (ret, get, set) =
+                let (ret, get, set, text) =
                     self.bytes_access(&storage, off, msize, size, m.ty, &mut checks)?;
                 let gd = format!("Reads the union as its C member `{l}`.");
                 let sd = format!("Writes C member `{l}` (bytes past its size keep their value).");
+                acc.texts
+                    .push(text.and_then(|t| t.methods(&gd, &g.to_string(), &sd, &s.to_string())));
                 acc.methods.push(quote! {
                     #[doc = #gd]
                     #[inline]
@@ -541,10 +713,23 @@ impl Emitter<'_> {
         )
         .zip(text::union_default(&name, size));
         if let Some((def, default)) = head_text {
-            // Definition and `Default` as text; the rest through prettyplease.
+            // Definition and `Default` as text, the accessors too when every one of them
+            // has a text form; the rest through prettyplease.
             let mut lead = self.leading_text.borrow_mut();
             lead.push_str(&def);
             lead.push_str(&default);
+            if let Some(ms) = acc.all_texts().filter(|_| name.len() + 7 <= text::MARGIN) {
+                lead.push_str(ACCESSOR_ALLOWS_TEXT);
+                if ms.is_empty() {
+                    lead.push_str(&format!("impl {name} {{}}\n"));
+                } else {
+                    lead.push_str(&format!("impl {name} {{\n{ms}}}\n"));
+                }
+                return Ok(quote! {
+                    #clone_copy
+                    #debug_impl
+                });
+            }
             return Ok(quote! {
                 #clone_copy
                 #debug_impl
