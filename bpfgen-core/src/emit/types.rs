@@ -24,16 +24,22 @@ struct Accessors {
 }
 
 impl Accessors {
-    /// Every method as text, when every one has a text form.
-    fn all_texts(&self) -> Option<String> {
-        if self.texts.len() != self.methods.len() {
+    /// The impl of `name` holding every method, with its lint opt-outs, as prettyplease
+    /// prints it, when every method has a text form and the head fits the margin.
+    fn impl_text(&self, name: &str) -> Option<String> {
+        if self.texts.len() != self.methods.len() || name.len() + 7 > MARGIN {
             return None;
         }
-        self.texts
+        let ms: Vec<&str> = self
+            .texts
             .iter()
             .map(Option::as_deref)
-            .collect::<Option<Vec<&str>>>()
-            .map(|v| v.concat())
+            .collect::<Option<_>>()?;
+        Some(if ms.is_empty() {
+            format!("{ACCESSOR_ALLOWS_TEXT}impl {name} {{}}\n")
+        } else {
+            format!("{ACCESSOR_ALLOWS_TEXT}impl {name} {{\n{}}}\n", ms.concat())
+        })
     }
 
     fn unique(&mut self, want: String) -> proc_macro2::Ident {
@@ -217,10 +223,11 @@ impl Emitter<'_> {
         ty: TypeId,
         checks: &mut Vec<asserts::SizeCheck>,
     ) -> KResult<(TokenStream, TokenStream, TokenStream, Option<AccessText>)> {
-        let (from, to) = match self.ir.endian {
-            Endian::Little => (quote!(from_le_bytes), quote!(to_le_bytes)),
-            Endian::Big => (quote!(from_be_bytes), quote!(to_be_bytes)),
+        let (from_t, to_t) = match self.ir.endian {
+            Endian::Little => ("from_le_bytes", "to_le_bytes"),
+            Endian::Big => ("from_be_bytes", "to_be_bytes"),
         };
+        let (from, to) = (ident(from_t), ident(to_t));
         let whole = off == 0 && n == total;
         let (o, e, nl) = (
             lit(u64::from(off)),
@@ -244,19 +251,13 @@ impl Emitter<'_> {
             }
         };
         let st = storage.to_string().replace(' ', "");
-        let (from_t, to_t) = match self.ir.endian {
-            Endian::Little => ("from_le_bytes", "to_le_bytes"),
-            Endian::Big => ("from_be_bytes", "to_be_bytes"),
-        };
-        // The read as text: the whole storage, or its first `n` bytes copied out.
-        let read_text = |indent: usize| -> Vec<String> {
+        // The statements of the block that copies the first `n` bytes out, at `indent`.
+        let copy_text = |indent: usize| -> [String; 3] {
             let pad = " ".repeat(indent);
-            vec![
-                "{".to_string(),
-                format!("{pad}    let mut b = [0u8; {n}];"),
-                format!("{pad}    b.copy_from_slice(&{st}[0..{n}]);"),
-                format!("{pad}    b"),
-                format!("{pad}}}"),
+            [
+                format!("{pad}let mut b = [0u8; {n}];"),
+                format!("{pad}b.copy_from_slice(&{st}[0..{n}]);"),
+                format!("{pad}b"),
             ]
         };
         let write_text = |bytes: &str| {
@@ -274,10 +275,9 @@ impl Emitter<'_> {
                     let get = if whole {
                         vec![format!("        {p}::{from_t}({st})")]
                     } else {
-                        let mut r = read_text(8);
-                        r[0] = format!("        {p}::{from_t}({{");
-                        let last = r.len() - 1;
-                        r[last] = "        })".to_string();
+                        let mut r = vec![format!("        {p}::{from_t}({{")];
+                        r.extend(copy_text(12));
+                        r.push("        })".to_string());
                         r
                     };
                     AccessText::new(&ret, get, vec![write_text(&format!("value.{to_t}()"))])
@@ -305,9 +305,8 @@ impl Emitter<'_> {
                         }
                     } else {
                         let mut r = vec![format!("        {e}(")];
-                        let inner = read_text(12);
                         r.push(format!("            {p}::{from_t}({{"));
-                        r.extend(inner[1..inner.len() - 1].iter().cloned());
+                        r.extend(copy_text(16));
                         r.push("            }),".to_string());
                         r.push("        )".to_string());
                         r
@@ -583,15 +582,11 @@ impl Emitter<'_> {
             lead.push_str(&def);
             lead.push_str(&default);
             let impl_text = (!methods.is_empty())
-                .then(|| acc.all_texts())
-                .flatten()
-                .filter(|_| name.len() + 7 <= text::MARGIN);
+                .then(|| acc.impl_text(&name))
+                .flatten();
             let impl_block = match impl_text {
-                Some(ms) => {
-                    lead.push_str(ACCESSOR_ALLOWS_TEXT);
-                    lead.push_str(&format!("impl {name} {{\n"));
-                    lead.push_str(&ms);
-                    lead.push_str("}\n");
+                Some(t) => {
+                    lead.push_str(&t);
                     quote!()
                 }
                 None => impl_block,
@@ -718,13 +713,8 @@ impl Emitter<'_> {
             let mut lead = self.leading_text.borrow_mut();
             lead.push_str(&def);
             lead.push_str(&default);
-            if let Some(ms) = acc.all_texts().filter(|_| name.len() + 7 <= text::MARGIN) {
-                lead.push_str(ACCESSOR_ALLOWS_TEXT);
-                if ms.is_empty() {
-                    lead.push_str(&format!("impl {name} {{}}\n"));
-                } else {
-                    lead.push_str(&format!("impl {name} {{\n{ms}}}\n"));
-                }
+            if let Some(t) = acc.impl_text(&name) {
+                lead.push_str(&t);
                 return Ok(quote! {
                     #clone_copy
                     #debug_impl
