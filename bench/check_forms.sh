@@ -2,8 +2,8 @@
 # What `cargo check` pays for each form of generated code, on synthetic files of
 # N structs x F u32 fields (one rustc --emit=metadata per form, best of RUNS).
 # The figures behind the shapes bpfgen emits: layout checks as one call per type with a
-# description string, 64 types per const block, instead of an assert! per field; Debug
-# as one call with a names string and a slice instead of a .field() chain; Clone/Copy
+# description string, several types per const block, instead of an assert! per field; Debug
+# as one call with a names string and a tuple of values instead of a .field() chain; Clone/Copy
 # written out instead of derived; enums with only PartialEq derived and a table-driven
 # Debug. Never run in CI.
 #   bash bench/check_forms.sh
@@ -22,6 +22,21 @@ o.append('const fn checkd<const K: usize>(w: &str, a: [usize; K], e: [usize; K])
 o.append("fn fields(f: &mut core::fmt::Formatter<'_>, n: &str, fs: &[(&str, &dyn core::fmt::Debug)]) -> core::fmt::Result { let mut d = f.debug_struct(n); for (l, v) in fs { d.field(l, v); } d.finish() }")
 o.append("fn fieldsn(f: &mut core::fmt::Formatter<'_>, n: &str, l: &str, fs: &[&dyn core::fmt::Debug]) -> core::fmt::Result { let mut d = f.debug_struct(n); for (l, v) in l.split(' ').zip(fs) { d.field(l, v); } d.finish() }")
 o.append("fn variant(f: &mut core::fmt::Formatter<'_>, n: &str, raw: &dyn core::fmt::Debug, v: i128, names: &str, values: &[i128]) -> core::fmt::Result { match names.split(' ').zip(values).find(|(_, x)| **x == v) { Some((k, _)) => f.write_str(k), None => f.debug_tuple(n).field(raw).finish() } }")
+# bpfgen's Debug now: a tuple of values (copies), in groups of 12 past 12 (see debug.rs).
+S = "d: &mut core::fmt::DebugStruct<'_, '_>, n: &mut core::str::Split<'_, char>"
+o.append(f'trait Value {{ fn add(&self, {S}); }}')
+o.append(f'impl<T: core::fmt::Debug> Value for T {{ fn add(&self, {S}) {{ d.field(n.next().unwrap_or("?"), self); }} }}')
+o.append(f'struct Group<V>(V);')
+o.append(f'impl<V: Values> Value for Group<V> {{ fn add(&self, {S}) {{ self.0.add_all(d, n) }} }}')
+o.append(f'trait Values {{ fn add_all(&self, {S}); }}')
+for k in range(1, 13):
+    ps = [f'V{j}' for j in range(k)]
+    o.append(f'impl<{", ".join(p + ": Value" for p in ps)}> Values for ({"".join(p + ", " for p in ps)}) {{ fn add_all(&self, {S}) {{ ' + ' '.join(f'self.{j}.add(d, n);' for j in range(k)) + ' } }')
+o.append("fn fieldst<V: Values>(f: &mut core::fmt::Formatter<'_>, name: &str, names: &str, v: V) -> core::fmt::Result { let mut d = f.debug_struct(name); v.add_all(&mut d, &mut names.split(' ')); d.finish() }")
+def tup(es):
+    while len(es) > 12:
+        es = ['Group(' + (f'({es[j]},)' if len(es[j:j+12]) == 1 else '(' + ', '.join(es[j:j+12]) + ')') + ')' for j in range(0, len(es), 12)]
+    return '(' + ', '.join(es) + (',)' if len(es) == 1 else ')')
 group = []
 for i in range(N):
     t = f'S{i}'
@@ -65,6 +80,8 @@ for i in range(N):
         o.append(h + f'fields(f, "{t}", &[' + ', '.join(f'("{f}", &self.{f})' for f in fl) + ']) } }')
     if form == 'debug-names':
         o.append(h + f'fieldsn(f, "{t}", "' + ' '.join(fl) + '", &[' + ', '.join(f'&self.{f}' for f in fl) + ']) } }')
+    if form == 'debug-tuple':
+        o.append(h + f'fieldst(f, "{t}", "' + ' '.join(fl) + '", ' + tup([f'self.{f}' for f in fl]) + ') } }')
 print('\n'.join(o))
 PY
 }
@@ -95,5 +112,6 @@ row "2000 structs x 40 fields, no Debug" none 2000 40
 row "  + Debug as a .field() chain" debug-chain 2000 40
 row "  + Debug as one call, slice of (label, value)" debug-slice 2000 40
 row "  + Debug as one call, one names string + values" debug-names 2000 40
+row "  + the same with a tuple of copies, not &dyn slice" debug-tuple 2000 40
 row "2500 enums x 8 values, derive(6 traits) + match Debug" enum-derived 2500 8
 row "  derive(PartialEq), rest written, table Debug" enum-written 2500 8

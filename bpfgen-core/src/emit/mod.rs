@@ -54,6 +54,8 @@ pub(crate) struct Emitter<'a> {
     pub uses_fmt: bool,
     /// Some enum's `Debug` calls `__bpfgen_fmt::variant`.
     pub uses_variant: bool,
+    /// Some `Debug` groups its values (`__bpfgen_fmt::Group`: more than twelve).
+    pub uses_group: bool,
     /// The layout check of the item being emitted.
     check: Option<asserts::Check>,
     /// `// SAFETY:` texts of the item being emitted.
@@ -88,7 +90,7 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         .min(8);
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
-    let mut uses = [false; 4];
+    let mut uses = [false; 5];
     // The layout checks of every `asserts::GROUP` items in a row share one block, which
     // follows the last of them: counted over the whole item list, so the file does not
     // depend on how it was cut into chunks.
@@ -179,10 +181,13 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         out.push('\n');
         out.push_str(&asserts::group(&checks));
     }
-    let [uses_bitfields, uses_layout, uses_fmt, uses_variant] = uses;
+    let [uses_bitfields, uses_layout, uses_fmt, uses_variant, uses_group] = uses;
     if uses_fmt || uses_variant {
         out.push('\n');
-        out.push_str(&format_tokens(debug::helper(uses_fmt, uses_variant), &[])?);
+        out.push_str(&format_tokens(
+            debug::helper(uses_fmt, uses_group, uses_variant),
+            &[],
+        )?);
     }
     if uses_layout {
         out.push('\n');
@@ -252,7 +257,13 @@ fn emit_chunk(ir: &Ir, names: &Names, cfg: &EmitConfig<'_>, items: &[TypeId]) ->
     Ok(Chunk {
         text: out,
         checks,
-        uses: [e.uses_bitfields, e.uses_layout, e.uses_fmt, e.uses_variant],
+        uses: [
+            e.uses_bitfields,
+            e.uses_layout,
+            e.uses_fmt,
+            e.uses_variant,
+            e.uses_group,
+        ],
     })
 }
 
@@ -261,9 +272,9 @@ struct Chunk {
     text: String,
     /// Each item's layout check, with where the item's text ends.
     checks: Vec<(usize, asserts::Check)>,
-    /// Which file-level helpers the items call (bitfield access, layout checks, the two
-    /// `Debug` helpers).
-    uses: [bool; 4],
+    /// Which file-level helpers the items call (bitfield access, layout checks, the
+    /// `Debug` helpers and `Group`).
+    uses: [bool; 5],
 }
 
 pub(super) fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
@@ -350,6 +361,7 @@ impl<'a> Emitter<'a> {
             uses_layout: false,
             uses_fmt: false,
             uses_variant: false,
+            uses_group: false,
             check: None,
             safety_msgs: Default::default(),
             trailing_text: Default::default(),

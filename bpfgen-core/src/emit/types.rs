@@ -147,8 +147,9 @@ impl Emitter<'_> {
     }
 
     /// A `Debug` impl: tokens to splice into the item, or text to append after it.
-    fn debug_block(&mut self, b: asserts::Block) -> TokenStream {
+    fn debug_block(&mut self, b: asserts::Block, values: usize) -> TokenStream {
         self.uses_fmt = true;
+        self.uses_group |= super::debug::grouped(values);
         self.splice(b)
     }
 
@@ -428,7 +429,7 @@ impl Emitter<'_> {
                         ty,
                     });
                     let l = c_label(*member);
-                    debug.push((l.clone(), format!("self.{f}")));
+                    debug.push((l.clone(), super::debug::member(&f.to_string(), *size)));
                     offsets.push((f, *offset));
                 }
                 Slot::Bytes {
@@ -543,11 +544,10 @@ impl Emitter<'_> {
         let clone_copy = self.clone_copy(&name);
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
-        let debug_impl = self.debug_block(super::debug::debug_impl(
-            &name_i.to_string(),
-            &cname_short,
-            &debug,
-        ));
+        let debug_impl = self.debug_block(
+            super::debug::debug_impl(&name_i.to_string(), &cname_short, &debug),
+            debug.len(),
+        );
         let methods = &acc.methods;
         let impl_block = if methods.is_empty() {
             quote!()
@@ -678,11 +678,10 @@ impl Emitter<'_> {
         let clone_copy = self.clone_copy(&name);
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
-        let debug_impl = self.debug_block(super::debug::debug_impl(
-            &name_i.to_string(),
-            &cname_short,
-            &debug,
-        ));
+        let debug_impl = self.debug_block(
+            super::debug::debug_impl(&name_i.to_string(), &cname_short, &debug),
+            debug.len(),
+        );
         let methods = &acc.methods;
         let d = "The union's bytes.";
         let allow = accessor_allows();
