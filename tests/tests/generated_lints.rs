@@ -7,6 +7,8 @@
 //!   and union members, in `btrfs_cmd_header`, `virtio_vsock_hdr`, `ct_data_s`).
 //!   Linted with `clippy-driver`, also with `avoid-breaking-exported-api = false`
 //!   (which turns `wrong_self_convention` on for public methods).
+//! - The `Debug` helpers of a file with a struct of more than twelve members (which
+//!   adds `__bpfgen_fmt::Group`) pass clippy too; no fixture has one.
 //! - Docs name anonymous types by where C uses them (`qspinlock.<anon0>`); that text
 //!   must sit in one code span, or rustdoc reads `<anon0>` as an unclosed HTML tag.
 //!
@@ -141,7 +143,15 @@ fn accessors_named_like_std_methods_pass_clippy() {
     );
     // Packed: `len` at offset 1 is held as bytes, with `len()` / `set_len()`.
     b.structure("lint_packed", 5, &[m("a", u8t, 0), m("len", u32t, 1)]);
+    // More than twelve members: `Debug` groups its values (`__bpfgen_fmt::Group`).
+    let wide: Vec<String> = (0..13).map(|i| format!("w{i}")).collect();
+    let wide: Vec<_> = wide.iter().zip(0..).map(|(n, i)| m(n, u8t, i)).collect();
+    b.structure("lint_wide", 13, &wide);
     let code = generate(&b.blob());
+    assert!(
+        code.contains("pub(super) struct Group<V>"),
+        "no Group helper:\n{code}"
+    );
     for item in ["lint_union", "lint_bits", "lint_packed"] {
         let impl_start = code
             .find(&format!("impl {item} {{"))
