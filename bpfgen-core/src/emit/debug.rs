@@ -63,10 +63,24 @@ enum Elem {
     Group(Vec<Elem>),
 }
 
-/// Whether `n` values are grouped (the file then needs `__bpfgen_fmt::Group`).
-pub(super) fn grouped(n: usize) -> bool {
-    n > ARITY
+/// The tuple shapes `n` values take in a call, for the file's helper to implement just
+/// those: bit `k` for a tuple of `k` values (`k` ≤ [`ARITY`]), [`GROUPED`] when there
+/// are groups.
+pub(super) fn shapes(n: usize) -> u16 {
+    let mut bits = 0;
+    let mut len = n;
+    while len > ARITY {
+        bits |= GROUPED | 1 << ARITY;
+        if len % ARITY != 0 {
+            bits |= 1 << (len % ARITY);
+        }
+        len = len.div_ceil(ARITY);
+    }
+    bits | 1 << len
 }
+
+/// [`shapes`]' bit for "some values are grouped".
+const GROUPED: u16 = 1 << (ARITY + 1);
 
 fn values(exprs: &[String]) -> Vec<Elem> {
     let mut v: Vec<Elem> = exprs.iter().map(|e| Elem::Expr(e.clone())).collect();
@@ -191,29 +205,33 @@ fn tokens(ty: &str, label: &str, names: &str, fields: &[(String, String)]) -> To
 
 /// The functions the `Debug` impls call (those some impl uses), emitted once at the end
 /// of a file.
-pub(super) fn helper(fields: bool, group: bool, variant: bool) -> TokenStream {
-    let group = (fields && group).then(|| {
+pub(super) fn helper(shapes: u16, variant: bool) -> TokenStream {
+    let sig = quote::quote! {
+        d: &mut ::core::fmt::DebugStruct<'_, '_>,
+        names: &mut ::core::str::Split<'_, char>
+    };
+    let group = (shapes & GROUPED != 0).then(|| {
         quote::quote! {
             /// Values standing for their members in turn (structs of more than twelve).
             pub(super) struct Group<V>(pub V);
             impl<V: Values> Value for Group<V> {
-                fn add(
-                    &self,
-                    d: &mut ::core::fmt::DebugStruct<'_, '_>,
-                    names: &mut ::core::str::Split<'_, char>,
-                ) {
+                fn add(&self, #sig) {
                     self.0.add_all(d, names)
                 }
             }
         }
     });
-    let fields = fields.then(|| {
-        let sig = quote::quote! {
-            d: &mut ::core::fmt::DebugStruct<'_, '_>,
-            names: &mut ::core::str::Split<'_, char>
-        };
-        let tuples = (1..=ARITY).map(|n| {
-            let ps: Vec<proc_macro2::Ident> = (0..n).map(|i| quote::format_ident!("V{}", i)).collect();
+    let fields = (shapes != 0).then(|| {
+        let tuples = (0..=ARITY).filter(|n| shapes & 1 << n != 0).map(|n| {
+            if n == 0 {
+                return quote::quote! {
+                    impl Values for () {
+                        fn add_all(&self, _: &mut ::core::fmt::DebugStruct<'_, '_>, _: &mut ::core::str::Split<'_, char>) {}
+                    }
+                };
+            }
+            let ps: Vec<proc_macro2::Ident> =
+                (0..n).map(|i| quote::format_ident!("V{}", i)).collect();
             let ix = (0..n).map(proc_macro2::Literal::usize_unsuffixed);
             quote::quote! {
                 impl<#(#ps: Value),*> Values for (#(#ps,)*) {
@@ -246,14 +264,10 @@ pub(super) fn helper(fields: bool, group: bool, variant: bool) -> TokenStream {
                     d.field(names.next().unwrap_or("?"), self);
                 }
             }
-            /// A tuple of up to twelve `Value`s. A tuple instead of a slice of
-            /// `&dyn Debug`: no unsizing coercion and no borrow per member for rustc to
-            /// check (all of vmlinux: `cargo check` 105 MB less).
+            /// A tuple of up to twelve `Value`s (cheaper for rustc to check than a slice
+            /// of `&dyn Debug`); implemented for the lengths this file uses.
             pub(super) trait Values {
                 fn add_all(&self, #sig);
-            }
-            impl Values for () {
-                fn add_all(&self, _: &mut ::core::fmt::DebugStruct<'_, '_>, _: &mut ::core::str::Split<'_, char>) {}
             }
             #(#tuples)*
         }
@@ -285,6 +299,35 @@ pub(super) fn helper(fields: bool, group: bool, variant: bool) -> TokenStream {
             #fields
             #group
             #variant
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tuple lengths in `items` and below, as `shapes` bits.
+    fn seen(items: &[Elem]) -> u16 {
+        let mut bits = 1 << items.len();
+        for it in items {
+            if let Elem::Group(inner) = it {
+                bits |= GROUPED | seen(inner);
+            }
+        }
+        bits
+    }
+
+    #[test]
+    fn shapes_are_the_tuples_values_builds() {
+        assert_eq!(shapes(0), 1);
+        assert_eq!(shapes(12), 1 << 12);
+        assert_eq!(shapes(13), GROUPED | 1 << 12 | 1 << 1 | 1 << 2);
+        // 150 = 12 × 12 + 6 values; those 13 groups = 12 + 1; then a pair.
+        assert_eq!(shapes(150), GROUPED | 1 << 12 | 1 << 6 | 1 << 1 | 1 << 2);
+        for n in 0..2000 {
+            let exprs: Vec<String> = (0..n).map(|i| format!("self.m{i}")).collect();
+            assert_eq!(shapes(n), seen(&values(&exprs)), "{n} values");
         }
     }
 }

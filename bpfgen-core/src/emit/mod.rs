@@ -54,8 +54,8 @@ pub(crate) struct Emitter<'a> {
     pub uses_fmt: bool,
     /// Some enum's `Debug` calls `__bpfgen_fmt::variant`.
     pub uses_variant: bool,
-    /// Some `Debug` groups its values (`__bpfgen_fmt::Group`: more than twelve).
-    pub uses_group: bool,
+    /// The tuple shapes `Debug` impls pass (`debug::shapes`): which helper impls to emit.
+    pub fmt_shapes: u16,
     /// The layout check of the item being emitted.
     check: Option<asserts::Check>,
     /// `// SAFETY:` texts of the item being emitted.
@@ -90,7 +90,8 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         .min(8);
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
-    let mut uses = [false; 5];
+    let mut uses = [false; 4];
+    let mut fmt_shapes = 0u16;
     // The layout checks of every `asserts::GROUP` items in a row share one block, which
     // follows the last of them: counted over the whole item list, so the file does not
     // depend on how it was cut into chunks.
@@ -100,7 +101,9 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
             text,
             checks: ends,
             uses: u,
+            fmt_shapes: shapes,
         } = r?;
+        fmt_shapes |= shapes;
         let mut from = 0;
         for (end, check) in ends {
             out.push_str(text.get(from..end).unwrap_or_default());
@@ -181,11 +184,11 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         out.push('\n');
         out.push_str(&asserts::group(&checks));
     }
-    let [uses_bitfields, uses_layout, uses_fmt, uses_variant, uses_group] = uses;
+    let [uses_bitfields, uses_layout, uses_fmt, uses_variant] = uses;
     if uses_fmt || uses_variant {
         out.push('\n');
         out.push_str(&format_tokens(
-            debug::helper(uses_fmt, uses_group, uses_variant),
+            debug::helper(fmt_shapes, uses_variant),
             &[],
         )?);
     }
@@ -257,13 +260,8 @@ fn emit_chunk(ir: &Ir, names: &Names, cfg: &EmitConfig<'_>, items: &[TypeId]) ->
     Ok(Chunk {
         text: out,
         checks,
-        uses: [
-            e.uses_bitfields,
-            e.uses_layout,
-            e.uses_fmt,
-            e.uses_variant,
-            e.uses_group,
-        ],
+        uses: [e.uses_bitfields, e.uses_layout, e.uses_fmt, e.uses_variant],
+        fmt_shapes: e.fmt_shapes,
     })
 }
 
@@ -272,9 +270,11 @@ struct Chunk {
     text: String,
     /// Each item's layout check, with where the item's text ends.
     checks: Vec<(usize, asserts::Check)>,
-    /// Which file-level helpers the items call (bitfield access, layout checks, the
-    /// `Debug` helpers and `Group`).
-    uses: [bool; 5],
+    /// Which file-level helpers the items call (bitfield access, layout checks, the two
+    /// `Debug` helpers).
+    uses: [bool; 4],
+    /// The tuple shapes of the `Debug` calls (`debug::shapes`).
+    fmt_shapes: u16,
 }
 
 pub(super) fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<String> {
@@ -361,7 +361,7 @@ impl<'a> Emitter<'a> {
             uses_layout: false,
             uses_fmt: false,
             uses_variant: false,
-            uses_group: false,
+            fmt_shapes: 0,
             check: None,
             safety_msgs: Default::default(),
             trailing_text: Default::default(),

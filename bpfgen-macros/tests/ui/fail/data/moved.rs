@@ -36,7 +36,7 @@ impl ::core::clone::Clone for lay_holes {
 impl ::core::marker::Copy for lay_holes {}
 impl ::core::fmt::Debug for lay_holes {
     fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-        __bpfgen_fmt::fields(f, "lay_holes", "a b c", &[&self.a, &self.b, &self.c])
+        __bpfgen_fmt::fields(f, "lay_holes", "a b c", (self.a, self.b, self.c))
     }
 }
 
@@ -73,18 +73,55 @@ const _: () = {
 /// as the value's name (or `name(42)`).
 #[doc(hidden)]
 mod __bpfgen_fmt {
-    /// `names`: the members' names, space-separated, one per value.
-    pub(super) fn fields(
+    /// `names`: the members' names, space-separated, one per value; `values`:
+    /// a tuple of them (see `Values`).
+    pub(super) fn fields<V: Values>(
         f: &mut ::core::fmt::Formatter<'_>,
         name: &str,
         names: &str,
-        values: &[&dyn ::core::fmt::Debug],
+        values: V,
     ) -> ::core::fmt::Result {
         let mut d = f.debug_struct(name);
-        for (label, value) in names.split(' ').zip(values) {
-            d.field(label, value);
-        }
+        values.add_all(&mut d, &mut names.split(' '));
         d.finish()
+    }
+    /// One member's value: anything `Debug` (a copy, or a reference to a large
+    /// member), or a `Group` of values.
+    pub(super) trait Value {
+        fn add(
+            &self,
+            d: &mut ::core::fmt::DebugStruct<'_, '_>,
+            names: &mut ::core::str::Split<'_, char>,
+        );
+    }
+    impl<T: ::core::fmt::Debug> Value for T {
+        fn add(
+            &self,
+            d: &mut ::core::fmt::DebugStruct<'_, '_>,
+            names: &mut ::core::str::Split<'_, char>,
+        ) {
+            d.field(names.next().unwrap_or("?"), self);
+        }
+    }
+    /// A tuple of up to twelve `Value`s (cheaper for rustc to check than a slice
+    /// of `&dyn Debug`); implemented for the lengths this file uses.
+    pub(super) trait Values {
+        fn add_all(
+            &self,
+            d: &mut ::core::fmt::DebugStruct<'_, '_>,
+            names: &mut ::core::str::Split<'_, char>,
+        );
+    }
+    impl<V0: Value, V1: Value, V2: Value> Values for (V0, V1, V2) {
+        fn add_all(
+            &self,
+            d: &mut ::core::fmt::DebugStruct<'_, '_>,
+            names: &mut ::core::str::Split<'_, char>,
+        ) {
+            self.0.add(d, names);
+            self.1.add(d, names);
+            self.2.add(d, names);
+        }
     }
 }
 
