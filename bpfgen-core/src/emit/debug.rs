@@ -65,7 +65,7 @@ enum Elem {
 
 /// The tuple shapes `n` values take in a call, for the file's helper to implement just
 /// those: bit `k` for a tuple of `k` values (`k` ≤ [`ARITY`]), [`GROUPED`] when there
-/// are groups.
+/// are groups. Never 0 (no members is the tuple `()`, bit 0).
 pub(super) fn shapes(n: usize) -> u16 {
     let mut bits = 0;
     let mut len = n;

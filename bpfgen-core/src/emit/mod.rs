@@ -50,11 +50,10 @@ pub(crate) struct Emitter<'a> {
     pub uses_bitfields: bool,
     /// Some layout block calls `__bpfgen_layout::check`.
     pub uses_layout: bool,
-    /// Some `Debug` impl calls `__bpfgen_fmt::fields`.
-    pub uses_fmt: bool,
     /// Some enum's `Debug` calls `__bpfgen_fmt::variant`.
     pub uses_variant: bool,
-    /// The tuple shapes `Debug` impls pass (`debug::shapes`): which helper impls to emit.
+    /// The tuple shapes the `Debug` impls pass to `__bpfgen_fmt::fields`
+    /// (`debug::shapes`; 0: no impl calls it): which helper impls to emit.
     pub fmt_shapes: u16,
     /// The layout check of the item being emitted.
     check: Option<asserts::Check>,
@@ -90,7 +89,7 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         .min(8);
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
-    let mut uses = [false; 4];
+    let mut uses = [false; 3];
     let mut fmt_shapes = 0u16;
     // The layout checks of every `asserts::GROUP` items in a row share one block, which
     // follows the last of them: counted over the whole item list, so the file does not
@@ -184,8 +183,8 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         out.push('\n');
         out.push_str(&asserts::group(&checks));
     }
-    let [uses_bitfields, uses_layout, uses_fmt, uses_variant] = uses;
-    if uses_fmt || uses_variant {
+    let [uses_bitfields, uses_layout, uses_variant] = uses;
+    if fmt_shapes != 0 || uses_variant {
         out.push('\n');
         out.push_str(&format_tokens(
             debug::helper(fmt_shapes, uses_variant),
@@ -260,7 +259,7 @@ fn emit_chunk(ir: &Ir, names: &Names, cfg: &EmitConfig<'_>, items: &[TypeId]) ->
     Ok(Chunk {
         text: out,
         checks,
-        uses: [e.uses_bitfields, e.uses_layout, e.uses_fmt, e.uses_variant],
+        uses: [e.uses_bitfields, e.uses_layout, e.uses_variant],
         fmt_shapes: e.fmt_shapes,
     })
 }
@@ -270,9 +269,9 @@ struct Chunk {
     text: String,
     /// Each item's layout check, with where the item's text ends.
     checks: Vec<(usize, asserts::Check)>,
-    /// Which file-level helpers the items call (bitfield access, layout checks, the two
-    /// `Debug` helpers).
-    uses: [bool; 4],
+    /// Which file-level helpers the items call (bitfield access, layout checks, the
+    /// enum `Debug` helper).
+    uses: [bool; 3],
     /// The tuple shapes of the `Debug` calls (`debug::shapes`).
     fmt_shapes: u16,
 }
@@ -359,7 +358,6 @@ impl<'a> Emitter<'a> {
             cfg,
             uses_bitfields: false,
             uses_layout: false,
-            uses_fmt: false,
             uses_variant: false,
             fmt_shapes: 0,
             check: None,

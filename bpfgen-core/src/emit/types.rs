@@ -148,7 +148,6 @@ impl Emitter<'_> {
 
     /// A `Debug` impl: tokens to splice into the item, or text to append after it.
     fn debug_block(&mut self, b: asserts::Block, values: usize) -> TokenStream {
-        self.uses_fmt = true;
         self.fmt_shapes |= super::debug::shapes(values);
         self.splice(b)
     }
