@@ -12,6 +12,10 @@ use std::process::Command;
 #[allow(dead_code)]
 mod btf_builder;
 
+#[path = "../support/rustc.rs"]
+#[allow(dead_code)]
+mod rustc;
+
 use btf_builder::{bf, m, Btf};
 
 /// The program's output.
@@ -27,7 +31,7 @@ fn run(code: &str, main: &str) -> String {
     )
     .unwrap();
     let exe = dir.path().join("debug_output");
-    let out = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+    let out = rustc::command()
         .args(["--edition", "2021", "-o"])
         .arg(&exe)
         .arg(&src)

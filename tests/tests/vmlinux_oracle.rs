@@ -36,6 +36,10 @@ mod walk;
 #[allow(dead_code)]
 mod btf_builder;
 
+#[path = "../support/rustc.rs"]
+#[allow(dead_code)]
+mod rustc;
+
 use bpfgen_core::ir::{Kind, TypeId};
 use bpfgen_core::report::TypeReport;
 use walk::{CExpr, Check, Expected};
@@ -963,22 +967,10 @@ fn vmlinux_closure_compiles() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("vmlinux.rs"), &code).unwrap();
-    std::fs::write(
-        dir.path().join("lib.rs"),
-        "#![no_std]\n#![deny(warnings)]\npub mod vmlinux {\n    include!(\"vmlinux.rs\");\n}\n",
-    )
-    .unwrap();
     let t = Instant::now();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
     run(
         "rustc on the generated closure of task_struct and sk_buff",
-        Command::new(&rustc)
-            .args(["--edition", "2021", "--crate-type", "lib", "--crate-name"])
-            .arg("vmlinux_closure")
-            .args(["--emit=metadata", "-o"])
-            .arg(dir.path().join("out.rmeta"))
-            .arg(dir.path().join("lib.rs")),
+        &mut rustc::check_no_std_command(dir.path(), &code),
     );
     println!(
         "task_struct + sk_buff: {} items, {} lines, generated in {t_gen:.2?}, rustc --emit=metadata {:.2?}",
@@ -1049,21 +1041,9 @@ fn vmlinux_split_module_btf() {
     );
     let code = model.generate(&opts).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("module.rs"), &code).unwrap();
-    std::fs::write(
-        dir.path().join("lib.rs"),
-        "#![no_std]\n#![deny(warnings)]\npub mod module {\n    include!(\"module.rs\");\n}\n",
-    )
-    .unwrap();
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
     run(
         "rustc on the generated module types",
-        Command::new(&rustc)
-            .args(["--edition", "2021", "--crate-type", "lib", "--crate-name"])
-            .arg("bpfgen_module")
-            .args(["--emit=metadata", "-o"])
-            .arg(dir.path().join("out.rmeta"))
-            .arg(dir.path().join("lib.rs")),
+        &mut rustc::check_no_std_command(dir.path(), &code),
     );
     println!("split BTF on vmlinux: {} items: {names:?}", items.len());
 }
