@@ -80,11 +80,15 @@ fn compare(
     };
     let opts = gen.options();
     // Regenerate exactly as `bpfgen OBJECT -o GENERATED` would (--embed paths are
-    // relative to the output file).
-    let fresh = bpfgen_core::load(object, &opts)
-        .and_then(|m| m.generate_to(&opts, Some(generated)))
-        .map_err(|e| e.to_string())?
-        .code;
+    // relative to the output file) — except that the path the file already embeds is
+    // kept: the check is about the object's contents, not where it lies now.
+    let model = bpfgen_core::load(object, &opts).map_err(|e| e.to_string())?;
+    let fresh = match bpfgen_core::embedded_path(&committed).filter(|_| opts.embed) {
+        Some(path) => model.generate_embedding(&opts, Some(path)),
+        None => model.generate_to(&opts, Some(generated)),
+    }
+    .map_err(|e| e.to_string())?
+    .code;
     if fresh == committed {
         return Ok(None);
     }

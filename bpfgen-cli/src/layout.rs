@@ -8,7 +8,7 @@ use bpfgen_core::{Error, Options};
 
 pub fn run(object: &Path, json: bool, opts: &Options) -> Result<(), Error> {
     let model = bpfgen_core::load(object, opts)?;
-    let items = model.select(opts)?;
+    let items = model.select_for_report(opts)?;
     let reports = report(&model, &items).map_err(|k| k.at(object.display().to_string()))?;
     let text = if json {
         to_json(&reports)

@@ -116,6 +116,7 @@ impl GenArgs {
             },
             aya: self.aya,
             embed: self.embed,
+            ..Default::default()
         }
     }
 }

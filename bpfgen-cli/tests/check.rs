@@ -98,6 +98,46 @@ fn check_passes_then_catches_a_changed_struct() {
     assert_eq!(bpfgen(&["check", o, r]).status.code(), Some(0));
 }
 
+/// With `--embed`, the same object bytes at another path (CI building the object in a
+/// scratch directory) are not drift; other bytes are.
+#[test]
+fn check_with_embed_is_about_the_object_not_its_path() {
+    let d = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/maps.bpf.o");
+    let (committed, scratch) = (d.path().join("src"), d.path().join("scratch"));
+    std::fs::create_dir_all(&committed).unwrap();
+    std::fs::create_dir_all(&scratch).unwrap();
+    let (obj, moved, rs) = (
+        committed.join("maps.bpf.o"),
+        scratch.join("maps.bpf.o"),
+        committed.join("maps.rs"),
+    );
+    std::fs::copy(&fixture, &obj).unwrap();
+    std::fs::copy(&fixture, &moved).unwrap();
+    let (o, m, r) = (
+        obj.to_str().unwrap(),
+        moved.to_str().unwrap(),
+        rs.to_str().unwrap(),
+    );
+    assert!(bpfgen(&[o, "--embed", "-o", r]).status.success());
+    let text = std::fs::read_to_string(&rs).unwrap();
+    assert!(text.contains("::core::include_bytes!(\"maps.bpf.o\");"));
+    let up = bpfgen(&["check", m, r]);
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stdout)
+    );
+    // Other bytes at the scratch path: drift, shown against the file's own path.
+    let other = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/layout.bpf.o");
+    std::fs::copy(other, &moved).unwrap();
+    let stale = bpfgen(&["check", m, r]);
+    assert_eq!(stale.status.code(), Some(1));
+    let diff = String::from_utf8(stale.stdout).unwrap();
+    assert!(!diff.contains("include_bytes"), "{diff}");
+}
+
 #[test]
 fn check_errors_exit_2() {
     let d = tempfile::tempdir().unwrap();

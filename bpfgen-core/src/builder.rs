@@ -10,9 +10,17 @@
 //! ```
 //!
 //! With [`Builder::compile`] the object is first built from its C source with clang
-//! (`$BPF_CLANG`, else `clang-19`, else `clang`). The options are the CLI's and
-//! `include_bpf!`'s (see [`Options`]). `cargo:rerun-if-changed` is printed for the
-//! object (and the C source), so cargo reruns the script when they change.
+//! (`$BPF_CLANG`, else `clang-19`, else `clang`), as libbpf-cargo builds it:
+//! `-g -O2 -target bpfel` (`bpfeb` for a big-endian target), `-D__TARGET_ARCH_<arch>`
+//! for the target (`x86`, `arm64`, `s390`, … what `bpf_tracing.h` expects), and the
+//! host's multiarch include directory (`<asm/types.h>`). clang finds
+//! `#include "vmlinux.h"` next to the C source; elsewhere, say where with
+//! `.clang_args(["-Isrc/bpf/include"])`.
+//!
+//! The options are the CLI's and `include_bpf!`'s (see [`Options`]).
+//! `cargo:rerun-if-changed` is printed for the object, or for the C source and every
+//! file clang read while compiling it (its dependency file: included headers such as
+//! `vmlinux.h` and the program's own), so an edit to a header rebuilds the layout.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,8 +126,10 @@ impl Builder {
                     .file_name()
                     .map_or_else(|| "bpf.o".into(), |n| n.to_owned());
                 let obj = dir.join(name);
-                compile(src, &obj, self.clang.as_deref(), &self.clang_args)?;
-                println!("cargo:rerun-if-changed={}", src.display());
+                println!("cargo:rerun-if-env-changed=BPF_CLANG");
+                for input in compile(src, &obj, self.clang.as_deref(), &self.clang_args)? {
+                    println!("cargo:rerun-if-changed={}", input.display());
+                }
                 obj
             }
             None => {
@@ -161,7 +171,29 @@ fn stem(p: &Path) -> String {
         .to_string()
 }
 
-fn compile(src: &Path, obj: &Path, clang: Option<&Path>, extra: &[String]) -> Result<(), Error> {
+/// The `-D__TARGET_ARCH_…` name of a Rust target architecture (`CARGO_CFG_TARGET_ARCH`),
+/// as libbpf's `bpf_tracing.h` spells it.
+pub fn target_arch_define(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" | "x86" => "x86",
+        "aarch64" => "arm64",
+        "powerpc64" | "powerpc" => "powerpc",
+        "s390x" => "s390",
+        "riscv64" | "riscv32" => "riscv",
+        "loongarch64" => "loongarch",
+        "mips64" | "mips" => "mips",
+        "sparc64" => "sparc",
+        other => other,
+    }
+}
+
+/// Compiles `src` to `obj`; returns every file clang read (the source first).
+fn compile(
+    src: &Path,
+    obj: &Path,
+    clang: Option<&Path>,
+    extra: &[String],
+) -> Result<Vec<PathBuf>, Error> {
     let label = src.display().to_string();
     let candidates: Vec<String> = match (clang, std::env::var("BPF_CLANG")) {
         (Some(c), _) => vec![c.display().to_string()],
@@ -183,12 +215,26 @@ fn compile(src: &Path, obj: &Path, clang: Option<&Path>, extra: &[String]) -> Re
             ))
             .at(&label)
         })?;
+    // The target's, when run by cargo; else this machine's.
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH")
+        .unwrap_or_else(|_| std::env::consts::ARCH.to_string());
+    let big = match std::env::var("CARGO_CFG_TARGET_ENDIAN") {
+        Ok(e) => e == "big",
+        Err(_) => cfg!(target_endian = "big"),
+    };
+    let depfile = obj.with_extension("d");
     let mut cmd = Command::new(clang);
-    cmd.args(["-g", "-O2", "-target", "bpf", "-c"])
+    cmd.args(["-g", "-O2", "-target", if big { "bpfeb" } else { "bpfel" }])
+        .arg(format!("-D__TARGET_ARCH_{}", target_arch_define(&arch)))
+        .arg("-MD")
+        .arg("-MF")
+        .arg(&depfile)
+        .arg("-c")
         .arg(src)
         .arg("-o")
         .arg(obj);
-    let multiarch = Path::new("/usr/include/x86_64-linux-gnu");
+    // <asm/types.h> is in the build machine's multiarch directory on Debian/Ubuntu.
+    let multiarch = PathBuf::from(format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH));
     if multiarch.join("asm").is_dir() {
         cmd.arg(format!("-I{}", multiarch.display()));
     }
@@ -201,5 +247,86 @@ fn compile(src: &Path, obj: &Path, clang: Option<&Path>, extra: &[String]) -> Re
         ))
         .at(&label));
     }
-    Ok(())
+    let deps = std::fs::read_to_string(&depfile).map_err(|e| {
+        ErrorKind::Build(format!(
+            "{clang} wrote no dependency file `{}`: {e}",
+            depfile.display()
+        ))
+        .at(&label)
+    })?;
+    let mut inputs = vec![src.to_path_buf()];
+    for d in depfile_inputs(&deps) {
+        if !inputs.contains(&d) {
+            inputs.push(d);
+        }
+    }
+    Ok(inputs)
+}
+
+/// The prerequisites of a Make-style dependency file (`obj: a.c b.h \⏎ c.h`), with
+/// `\ ` (an escaped space) and `$$` unescaped.
+fn depfile_inputs(text: &str) -> Vec<PathBuf> {
+    let Some((_, deps)) = text.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = deps.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.peek() {
+                Some(' ') | Some('#') | Some('\\') => cur.extend(chars.next()),
+                Some('\n') => {
+                    chars.next();
+                }
+                Some('\r') => {
+                    chars.next();
+                    chars.next_if_eq(&'\n');
+                }
+                _ => cur.push(c),
+            },
+            '$' if chars.peek() == Some(&'$') => cur.extend(chars.next()),
+            c if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(PathBuf::from(std::mem::take(&mut cur)));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(PathBuf::from(cur));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depfile_prerequisites() {
+        let d = "/o/x.bpf.o: src/x.bpf.c src/vmlinux.h \\\n  /usr/include/bpf/bpf_helpers.h my\\ dir/a.h \\\n  a$$b.h\n";
+        assert_eq!(
+            depfile_inputs(d),
+            [
+                "src/x.bpf.c",
+                "src/vmlinux.h",
+                "/usr/include/bpf/bpf_helpers.h",
+                "my dir/a.h",
+                "a$b.h"
+            ]
+            .map(PathBuf::from)
+        );
+        assert!(depfile_inputs("garbage").is_empty());
+    }
+
+    #[test]
+    fn arch_defines_match_bpf_tracing_h() {
+        assert_eq!(target_arch_define("x86_64"), "x86");
+        assert_eq!(target_arch_define("aarch64"), "arm64");
+        assert_eq!(target_arch_define("s390x"), "s390");
+        assert_eq!(target_arch_define("riscv64"), "riscv");
+        assert_eq!(target_arch_define("powerpc64"), "powerpc");
+    }
 }

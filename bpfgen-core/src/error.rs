@@ -20,6 +20,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Why a type of the C source can be missing from an object's BTF, and the fix.
+fn absent_from_object(name: &str, object: bool) -> String {
+    if !object {
+        return String::new();
+    }
+    format!(
+        ". clang writes BTF only for the types that globals, maps, function signatures or CO-RE \
+         relocations reach, so a ring-buffer or perf-buffer record used only through a pointer is \
+         absent: anchor it with a global in the C source (`struct {name} _{name} = {{}};`) and \
+         rebuild the object"
+    )
+}
+
 /// What is wrong, without the file name (see [`Error`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -64,8 +77,14 @@ pub enum ErrorKind {
     Btf(String),
     #[error("the split BTF needs its base: pass `--base BASE_BTF` (e.g. /sys/kernel/btf/vmlinux)")]
     NeedsBase,
-    #[error("type `{name}` not found{}", suggestions(.close))]
-    TypeNotFound { name: String, close: Vec<String> },
+    #[error("type `{name}` not found{}{}", suggestions(.close), absent_from_object(.name, *.object))]
+    TypeNotFound {
+        name: String,
+        close: Vec<String>,
+        /// The input is an object (not raw BTF): the message explains which types
+        /// clang leaves out of its BTF.
+        object: bool,
+    },
     #[error("raw BTF holds the whole kernel: choose types with `--type NAME` (repeatable) or pass `--all`")]
     SelectionRequired,
     #[error(

@@ -441,3 +441,20 @@ fn convert(loaded: &Loaded, id: TypeId, t: &btf_rs::Type) -> KResult<Type> {
     }
     Ok(Type { name, kind })
 }
+
+/// The Rust primitive the generated code uses for an integer of `size` bytes
+/// (`_Bool` and `char` included: they are bytes, any value allowed).
+pub fn int_rust_name(size: u32, signed: bool) -> &'static str {
+    match (size, signed) {
+        (1, false) => "u8",
+        (1, true) => "i8",
+        (2, false) => "u16",
+        (2, true) => "i16",
+        (4, false) => "u32",
+        (4, true) => "i32",
+        (8, false) => "u64",
+        (8, true) => "i64",
+        (_, false) => "u128",
+        (_, true) => "i128",
+    }
+}

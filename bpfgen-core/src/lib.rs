@@ -138,16 +138,55 @@ pub fn load_bytes(bytes: &[u8], label: &str, base: Option<(&[u8], &str)>) -> Res
 }
 
 impl Model {
-    /// The item ids `opts` selects.
+    /// The item ids `opts` selects, in BTF id order: for an object, the types user
+    /// space shares with it ([`Self::shared_types`]) plus the `--type` names; for raw
+    /// BTF, the `--type` names; with `--all`, every type. Each with what it holds by
+    /// value.
     pub fn select(&self, opts: &Options) -> Result<Vec<ir::TypeId>, Error> {
-        let roots = if !opts.types.is_empty() {
-            select::Roots::Named(&opts.types)
-        } else if opts.all || self.kind == object::InputKind::Elf {
-            select::Roots::All
-        } else {
+        let (ir, names) = (&self.ir, &self.names);
+        if opts.all {
+            return Ok(select::all(ir, names));
+        }
+        let object = self.kind == object::InputKind::Elf;
+        let mut start =
+            select::named(ir, names, &opts.types, object).map_err(|k| k.at(&self.label))?;
+        if object {
+            start.extend(self.shared_types());
+        } else if start.is_empty() {
             return Err(ErrorKind::SelectionRequired.at(&self.label));
-        };
-        select::select(&self.ir, &self.names, roots).map_err(|k| k.at(&self.label))
+        }
+        Ok(select::closure(ir, names, start))
+    }
+
+    /// What a layout report covers: the `--type` names and what they hold by value
+    /// when any are given (not the types shared with the object besides), else the
+    /// items of [`Self::select`].
+    pub fn select_for_report(&self, opts: &Options) -> Result<Vec<ir::TypeId>, Error> {
+        if opts.types.is_empty() || opts.all {
+            return self.select(opts);
+        }
+        let object = self.kind == object::InputKind::Elf;
+        let start = select::named(&self.ir, &self.names, &opts.types, object)
+            .map_err(|k| k.at(&self.label))?;
+        Ok(select::closure(&self.ir, &self.names, start))
+    }
+
+    /// The types user space exchanges with the object: every map's key and value
+    /// (inner maps' too) and the type of every variable of its data sections. Types
+    /// reached only through CO-RE relocations, program signatures or pointers are not
+    /// among them.
+    pub fn shared_types(&self) -> Vec<ir::TypeId> {
+        let mut out = Vec::new();
+        for m in &self.maps.maps {
+            for spec in std::iter::once(m).chain(m.inner.as_deref()) {
+                out.extend(spec.key);
+                out.extend(spec.value);
+            }
+        }
+        for sec in &self.globals.sections {
+            out.extend(sec.vars.iter().map(|v| v.ty));
+        }
+        out
     }
 
     /// Generates the Rust source for `opts` (warnings are dropped: see
@@ -156,10 +195,10 @@ impl Model {
         Ok(self.generate_to(opts, None)?.code)
     }
 
-    /// Whether the output describes the object's maps and globals: for an ELF object
-    /// without `--type` (a type selection asks for exactly those types).
-    pub fn describes_skeleton(&self, opts: &Options) -> bool {
-        self.elf.is_some() && opts.types.is_empty()
+    /// Whether the output describes the object's maps and globals: for every ELF
+    /// object (`--type` adds types to what it shares).
+    pub fn describes_skeleton(&self) -> bool {
+        self.elf.is_some()
     }
 
     /// Generates the Rust source for `opts`, to be written to `output` (`None`:
@@ -169,6 +208,23 @@ impl Model {
     /// committed next to its object stays valid in any checkout), and absolute
     /// otherwise.
     pub fn generate_to(&self, opts: &Options, output: Option<&Path>) -> Result<Generated, Error> {
+        let embed = if opts.embed {
+            Some(self.embed_path(output).map_err(|k| k.at(&self.label))?)
+        } else {
+            None
+        };
+        self.generate_embedding(opts, embed)
+    }
+
+    /// [`Self::generate_to`] with `--embed`'s `include_bytes!` path given as it is to be
+    /// spelled (`None`: no `OBJECT`). `bpfgen check` keeps the path a generated file
+    /// already embeds ([`embedded_path`]), so the same object bytes at another place
+    /// are not drift.
+    pub fn generate_embedding(
+        &self,
+        opts: &Options,
+        embed: Option<String>,
+    ) -> Result<Generated, Error> {
         let items = self.select(opts)?;
         let source = Path::new(&self.label)
             .file_name()
@@ -184,18 +240,28 @@ impl Model {
             ),
             "Every layout below is asserted at compile time against the BTF.".to_string(),
         ];
+        if !opts.all && self.kind == object::InputKind::Elf {
+            let left = select::all(&self.ir, &self.names)
+                .len()
+                .saturating_sub(items.len());
+            if left > 0 {
+                header.push(format!(
+                    "{left} more types of the object are left out: its BTF reaches them only through CO-RE"
+                ));
+                header.push(
+                    "relocations, program signatures or pointers. Add one with `--type NAME` \
+                     (include_bpf!: `types = [\"NAME\"]`), or all with `--all`."
+                        .to_string(),
+                );
+            }
+        }
         let args = opts.to_args();
         header.push(
             format!("bpfgen-options: {}", args.join(" "))
                 .trim_end()
                 .to_string(),
         );
-        let skeleton = self.describes_skeleton(opts);
-        let embed = if opts.embed {
-            Some(self.embed_path(output).map_err(|k| k.at(&self.label))?)
-        } else {
-            None
-        };
+        let skeleton = self.describes_skeleton();
         let cfg = emit::EmitConfig {
             source: &source,
             header,
@@ -203,6 +269,7 @@ impl Model {
             skeleton: skeleton.then_some((self.maps.maps.as_slice(), &self.globals)),
             aya: opts.aya,
             embed,
+            threads: opts.threads,
         };
         let code =
             emit::emit(&self.ir, &self.names, &items, &cfg).map_err(|k| k.at(&self.label))?;
@@ -248,6 +315,17 @@ impl Model {
             .map(str::to_string)
             .ok_or_else(|| fail("its path is not valid UTF-8, which `include_bytes!` needs".into()))
     }
+}
+
+/// The path a generated file's `OBJECT` embeds (`--embed`: the argument of its
+/// `include_bytes!`), if it has one.
+pub fn embedded_path(code: &str) -> Option<String> {
+    let item = &code[code.find("pub const OBJECT:")?..];
+    let args = &item[item.find("include_bytes!(")? + "include_bytes!(".len()..];
+    let lit = &args[..args.find(')')?];
+    syn::parse_str::<syn::LitStr>(lit.trim())
+        .ok()
+        .map(|l| l.value())
 }
 
 /// `to` relative to directory `from` (both absolute, canonical).

@@ -244,7 +244,14 @@ fn untyped_warnings(spec: &MapSpec, w: &mut Vec<WarningKind>) {
             alias: "Key",
         });
     }
-    if spec.value.is_none() && spec.value_size > 0 && map_type::typed_value(spec.map_type) {
+    // A per-CPU array declared by value size only is a scratch buffer the program uses
+    // for itself (bcc's `heap`): normal, and nothing user space reads.
+    let scratch = spec.map_type == map_type::PERCPU_ARRAY;
+    if spec.value.is_none()
+        && spec.value_size > 0
+        && !scratch
+        && map_type::typed_value(spec.map_type)
+    {
         w.push(WarningKind::UntypedMap {
             map: spec.name.clone(),
             what: "value",
@@ -420,13 +427,19 @@ fn decode_def(ir: &Ir, name: &str, def: TypeId, inner: bool) -> KResult<MapSpec>
     if spec.inner.is_some() || spec.values_are_programs {
         // The value of a map in map is the inner map's fd, of a program array a
         // program's fd: libbpf and aya both pass 4.
-        if value_size.is_some_and(|v| v != 4) || spec.value.is_some() {
+        // libbpf accepts a declared value of 4 bytes next to `values` (katran's outer
+        // maps say `__type(value, __u32)`): it describes the same fd.
+        let typed = spec.value.map(|_| spec.value_size);
+        if let Some(size) = value_size.or(typed).filter(|&v| v != 4) {
             return Err(ErrorKind::Map {
                 map: name.to_string(),
                 id: def,
-                what: "a map with `values` must not declare another value (it holds file descriptors, 4 bytes)".into(),
+                what: format!(
+                    "its value is declared as {size} bytes, but a map with `values` holds file descriptors (4 bytes)"
+                ),
             });
         }
+        spec.value = None;
         spec.value_size = 4;
     }
     Ok(spec)

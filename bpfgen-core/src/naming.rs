@@ -97,29 +97,72 @@ impl Names {
     }
 }
 
+/// Names the generated file defines next to the types (modules, the embedded object,
+/// file-level helpers). A C type of one of these names is renamed like any clash
+/// (`struct maps` → `maps_struct`); names starting with `__bpfgen` are reserved too.
+pub const GENERATED: &[&str] = &[
+    "maps",
+    "globals",
+    "programs",
+    "aya_glue",
+    "libbpf_glue",
+    "OBJECT",
+];
+
+/// Rust's primitive type names. A generated item of one of these names would change
+/// what the name means wherever the file is glob-imported (`pub type bool = u8` breaks
+/// `let b: bool = true`), so a C type of such a name is renamed like any clash
+/// (`typedef _Bool bool` → `bool_typedef`) — unless it is a typedef that stands for
+/// that very primitive (`typedef __u32 u32`), which changes nothing.
+pub const PRIMITIVES: &[&str] = &[
+    "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+    "i128", "isize", "f32", "f64",
+];
+
 /// The names already given, and the clash rule: a taken name gets `_{kind}`, then
 /// `_{kind}_{n}` from n = 2.
 pub struct Taken(HashSet<String>);
 
+impl Default for Taken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Taken {
-    /// Every item name `names` has given so far.
-    pub fn of(names: &Names) -> Self {
+    /// No C name given yet; the generated and primitive names already unavailable.
+    pub fn new() -> Self {
         Taken(
-            names
-                .roles
-                .values()
-                .filter_map(|r| match r {
-                    Role::Item(n) => Some(bare(n).to_string()),
-                    Role::SameAs(_) => None,
-                })
+            GENERATED
+                .iter()
+                .chain(PRIMITIVES)
+                .map(|s| s.to_string())
                 .collect(),
         )
+    }
+
+    /// Every item name `names` has given so far (and the names [`Taken::new`] holds).
+    pub fn of(names: &Names) -> Self {
+        let mut t = Taken::new();
+        t.0.extend(names.roles.values().filter_map(|r| match r {
+            Role::Item(n) => Some(bare(n).to_string()),
+            Role::SameAs(_) => None,
+        }));
+        t
+    }
+
+    /// Claims `want` for a typedef that stands for the primitive of the same name
+    /// (`typedef __u32 u32`), which a glob import may bring in harmlessly.
+    fn claim_primitive_alias(&mut self, want: &str) -> String {
+        self.0.insert(format!("{want} (alias)"));
+        want.to_string()
     }
 
     /// `want`, or the first free variant of it.
     pub fn claim(&mut self, want: String, kind: &str) -> String {
         let binding = kind == "enum" && BINDINGS.contains(&bare(&want));
-        if !binding && self.0.insert(bare(&want).to_string()) {
+        let reserved = bare(&want).starts_with("__bpfgen");
+        if !binding && !reserved && self.0.insert(bare(&want).to_string()) {
             return want;
         }
         let base = bare(&want).to_string();
@@ -148,7 +191,7 @@ pub fn kind_word(k: &Kind) -> &'static str {
 pub fn assign(ir: &Ir) -> KResult<Names> {
     let mut roles: HashMap<TypeId, Role> = HashMap::new();
     let anon_origin: HashMap<TypeId, String> = HashMap::new();
-    let mut taken = Taken(HashSet::new());
+    let mut taken = Taken::new();
     let n = ir.types.len() as TypeId;
     let is_tagged = |id: TypeId| {
         matches!(
@@ -184,6 +227,9 @@ pub fn assign(ir: &Ir) -> KResult<Names> {
                     let rust = taken.claim(ident(name), kind_word(&tt.kind));
                     roles.insert(target, Role::Item(rust));
                     roles.insert(id, Role::SameAs(target));
+                } else if primitive_of(ir, target) == Some(name.as_str()) {
+                    let rust = taken.claim_primitive_alias(name);
+                    roles.insert(id, Role::Item(rust));
                 } else {
                     let rust = taken.claim(ident(name), "typedef");
                     roles.insert(id, Role::Item(rust));
@@ -295,6 +341,22 @@ pub fn anon_target(ir: &Ir, ty: TypeId) -> KResult<Option<TypeId>> {
         ty,
         "array/qualifier chain is cyclic",
     ))
+}
+
+/// The Rust primitive the generated code uses for `id` (through typedefs and
+/// qualifiers), if it is one: integers by size and sign (`_Bool` is `u8`), `f32`, `f64`.
+fn primitive_of(ir: &Ir, id: TypeId) -> Option<&'static str> {
+    let mut id = id;
+    for _ in 0..=ir.types.len() {
+        match &ir.get(id).kind {
+            Kind::Typedef { target } | Kind::Qual { target } => id = *target,
+            Kind::Int(i) => return Some(crate::ir::int_rust_name(i.size, i.signed)),
+            Kind::Float { size: 4 } => return Some("f32"),
+            Kind::Float { size: 8 } => return Some("f64"),
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn is_data(k: &Kind) -> bool {

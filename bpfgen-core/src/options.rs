@@ -22,6 +22,10 @@ pub struct Options {
     /// `--embed`: also emit `pub const OBJECT: &[u8]` holding the object's bytes
     /// (`include_bytes!` of the input path).
     pub embed: bool,
+    /// Threads that emit items (`None`: the machine's parallelism, at most 8). Not an
+    /// output option: the output is the same for any number. `include_bpf!` sets 1,
+    /// because `proc_macro2` tokens may only be made on the macro's own thread.
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 impl Options {

@@ -8,52 +8,52 @@ use crate::error::{ErrorKind, KResult};
 use crate::ir::{Ir, Kind, TypeId};
 use crate::naming::{Names, Role};
 
-/// How to choose the roots.
-pub enum Roots<'a> {
-    /// Every type with a name of its own (and top-level anonymous enums) at or after
-    /// `first_id` (the split BTF's own types when a base is used).
-    All,
-    /// The types with these C (or generated Rust) names.
-    Named(&'a [String]),
+/// Every type with a name of its own (and top-level anonymous enums) at or after
+/// `first_id` (the split BTF's own types when a base is used), and what they hold by
+/// value: `--all`. Item ids in BTF id order.
+pub fn all(ir: &Ir, names: &Names) -> Vec<TypeId> {
+    let start = (ir.first_id..ir.types.len() as TypeId)
+        .filter(|id| {
+            names.item(*id).is_some() || matches!(names.roles.get(id), Some(Role::SameAs(_)))
+        })
+        .collect();
+    closure(ir, names, start)
 }
 
-/// Item ids in BTF id order.
-pub fn select(ir: &Ir, names: &Names, roots: Roots<'_>) -> KResult<Vec<TypeId>> {
+/// The types with these C (or generated Rust) names; a name that matches nothing is an
+/// error with close matches (`object`: the input is an object, whose BTF holds only
+/// the types its code reaches, which the error then explains).
+pub fn named(ir: &Ir, names: &Names, wanted: &[String], object: bool) -> KResult<Vec<TypeId>> {
     let mut start: Vec<TypeId> = Vec::new();
-    match roots {
-        Roots::All => {
-            for id in ir.first_id..ir.types.len() as TypeId {
-                if names.item(id).is_some() || matches!(names.roles.get(&id), Some(Role::SameAs(_)))
-                {
-                    start.push(id);
-                }
+    for w in wanted {
+        let before = start.len();
+        for (id, t) in ir.types.iter().enumerate() {
+            let id = id as TypeId;
+            let Some(role) = names.roles.get(&id) else {
+                continue;
+            };
+            let rust = match role {
+                Role::Item(n) => Some(crate::naming::bare(n)),
+                Role::SameAs(_) => None,
+            };
+            if t.name.as_deref() == Some(w.as_str()) || rust == Some(w.as_str()) {
+                start.push(id);
             }
         }
-        Roots::Named(wanted) => {
-            for w in wanted {
-                let before = start.len();
-                for (id, t) in ir.types.iter().enumerate() {
-                    let id = id as TypeId;
-                    let Some(role) = names.roles.get(&id) else {
-                        continue;
-                    };
-                    let rust = match role {
-                        Role::Item(n) => Some(crate::naming::bare(n)),
-                        Role::SameAs(_) => None,
-                    };
-                    if t.name.as_deref() == Some(w.as_str()) || rust == Some(w.as_str()) {
-                        start.push(id);
-                    }
-                }
-                if start.len() == before {
-                    return Err(ErrorKind::TypeNotFound {
-                        name: w.clone(),
-                        close: close_matches(ir, names, w),
-                    });
-                }
-            }
+        if start.len() == before {
+            return Err(ErrorKind::TypeNotFound {
+                name: w.clone(),
+                close: close_matches(ir, names, w),
+                object,
+            });
         }
     }
+    Ok(start)
+}
+
+/// `start` and everything it holds by value (through members, typedefs, qualifiers
+/// and arrays; not through pointers): item ids in BTF id order.
+pub fn closure(ir: &Ir, names: &Names, start: Vec<TypeId>) -> Vec<TypeId> {
     let mut seen: HashSet<TypeId> = HashSet::new();
     let mut items: Vec<TypeId> = Vec::new();
     let mut stack = start;
@@ -77,7 +77,7 @@ pub fn select(ir: &Ir, names: &Names, roots: Roots<'_>) -> KResult<Vec<TypeId>> 
         }
     }
     items.sort_unstable();
-    Ok(items)
+    items
 }
 
 /// Up to five names that look like `wanted`, best first.

@@ -137,8 +137,12 @@ fn expand(input: &Input) -> syn::Result<proc_macro2::TokenStream> {
             format!("include_bpf!: no such file: {}", path.display()),
         ));
     }
-    let code =
-        bpfgen_core::generate_file(&path, &input.opts).map_err(|e| error_for(input, &path, e))?;
+    // proc_macro2 tokens may only be made on the macro's own thread: no emitter workers.
+    let opts = bpfgen_core::Options {
+        threads: std::num::NonZeroUsize::new(1),
+        ..input.opts.clone()
+    };
+    let code = bpfgen_core::generate_file(&path, &opts).map_err(|e| error_for(input, &path, e))?;
     let tokens: proc_macro2::TokenStream = code.parse().map_err(|e| {
         syn::Error::new(
             span,

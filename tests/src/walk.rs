@@ -94,13 +94,14 @@ pub struct Walk {
     pub members_checked: usize,
 }
 
-/// Where the fixture's header is: the `#include "x.h"` of its `.bpf.c`.
+/// Where the fixture's header is: the last `#include "x.h"` of its `.bpf.c` (a tracing
+/// fixture includes `vmlinux.h` first).
 pub fn header_of(bpf_c: &str) -> String {
     bpf_c
         .lines()
         .filter_map(|l| l.trim().strip_prefix("#include \""))
         .filter_map(|l| l.strip_suffix('"'))
-        .find(|h| h.ends_with(".h"))
+        .rfind(|h| h.ends_with(".h"))
         .expect("the .bpf.c includes its fixture header")
         .to_string()
 }

@@ -139,7 +139,7 @@ impl Emitter<'_> {
         let strt = prim("str");
         Ok(quote! {
             #(#[doc = #doc])*
-            #[allow(non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
+            #[allow(dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
             pub mod aya_glue {
                 /// Why a typed handle could not be made.
                 #[derive(Debug)]

@@ -97,7 +97,7 @@ impl Emitter<'_> {
         let boolt = prim("bool");
         Ok(quote! {
             #(#[doc = #doc])*
-            #[allow(non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
+            #[allow(dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
             pub mod globals {
                 /// A data section of the object.
                 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

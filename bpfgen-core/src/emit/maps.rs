@@ -35,6 +35,9 @@ pub(crate) fn module_names(maps: &[MapSpec]) -> Vec<String> {
         .collect()
 }
 
+/// How to read a ring-buffer or perf-buffer record: the map does not name its type.
+const RECORDS: &str = "Its records have no type in the map's definition: decode each as the C record type the program writes, e.g. `event::ref_from_bytes(bytes)` (zerocopy's `FromBytes`; ring-buffer records are 8-aligned) or `event::read_from_bytes(bytes)` (a copy, any alignment). If that type is missing from this file, the object's BTF does not hold it: clang writes BTF only for types reached from globals, maps, function signatures and CO-RE relocations, so anchor it with a global in the C source (`struct event _event = {};`) and rebuild.";
+
 /// `super::` repeated `n` times.
 pub(crate) fn supers(n: usize) -> TokenStream {
     let s = (0..n).map(|_| quote!(super::));
@@ -102,7 +105,7 @@ impl Emitter<'_> {
         ];
         Ok(quote! {
             #[doc = #doc]
-            #[allow(non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
+            #[allow(dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
             pub mod maps {
                 /// A kernel map type: `enum bpf_map_type` of `<linux/bpf.h>` (values 32 and 33 are from newer kernels).
                 ///
@@ -344,6 +347,9 @@ impl Emitter<'_> {
         }
         if m.map_type == map_type::RINGBUF {
             notes.push("A ring buffer: no key or value; `max_entries` is its size in bytes (a loader rounds it up to a multiple of the page size).".to_string());
+        }
+        if matches!(m.map_type, map_type::RINGBUF | map_type::PERF_EVENT_ARRAY) {
+            notes.push(RECORDS.to_string());
         }
         if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
             notes.push("`max_entries` 0: a loader uses the number of possible CPUs.".to_string());

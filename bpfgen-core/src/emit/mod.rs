@@ -36,6 +36,8 @@ pub struct EmitConfig<'a> {
     pub aya: bool,
     /// Emit `pub const OBJECT` with `include_bytes!` of this path (`--embed`).
     pub embed: Option<String>,
+    /// Emitter threads (`None`: the machine's parallelism, at most 8).
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 /// Marker statement `__bpfgen_safety_N();` replaced by the N-th `// SAFETY:` comment
@@ -84,9 +86,12 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
     // order as soon as it can, so only the chunks in flight are held twice (on
     // vmlinux, joining whole per-thread halves held ~40 MB of text twice). Tokens are
     // not `Send`, so each worker builds its own.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let workers = match cfg.threads {
+        Some(n) => n.get(),
+        None => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8),
+    };
     // Starting a thread costs tens of microseconds; an item about 50.
     let workers = if items.len() < 64 { 1 } else { workers };
     let mut uses = [false; 3];
@@ -221,6 +226,7 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         let u8t = prim("u8");
         let t = quote! {
             #[doc = #doc]
+            #[allow(dead_code)]
             pub const OBJECT: &[#u8t] = ::core::include_bytes!(#path);
         };
         section(&e, t, &mut out)?;
@@ -333,21 +339,7 @@ pub(crate) fn prim(name: &str) -> TokenStream {
     quote!(::core::primitive::#i)
 }
 
-/// Name of the Rust primitive for an integer of `size` bytes.
-pub(crate) fn int_name(size: u32, signed: bool) -> &'static str {
-    match (size, signed) {
-        (1, false) => "u8",
-        (1, true) => "i8",
-        (2, false) => "u16",
-        (2, true) => "i16",
-        (4, false) => "u32",
-        (4, true) => "i32",
-        (8, false) => "u64",
-        (8, true) => "i64",
-        (_, false) => "u128",
-        (_, true) => "i128",
-    }
-}
+pub(crate) use crate::ir::int_rust_name as int_name;
 
 impl<'a> Emitter<'a> {
     fn new(ir: &'a Ir, names: &'a Names, cfg: &'a EmitConfig<'a>) -> Self {

@@ -240,7 +240,7 @@ pub(super) fn default_impl(name: &str, zerocopy: bool, safety: &str) -> Option<S
 pub(super) fn typedef_item(doc: &str, name: &str, ty: &TokenStream) -> Option<String> {
     let mut out = String::new();
     doc_line(&mut out, "", doc)?;
-    out.push_str("#[allow(non_camel_case_types)]\n");
+    out.push_str("#[allow(dead_code, non_camel_case_types)]\n");
     let line = format!("pub type {name} = {};", ty_text(ty)?);
     if line.len() > MARGIN {
         return None;
@@ -289,7 +289,7 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
     if e.zerocopy {
         out.push_str(ZEROCOPY_DERIVE);
     }
-    out.push_str("#[allow(non_camel_case_types)]\n");
+    out.push_str("#[allow(dead_code, non_camel_case_types)]\n");
     let n = e.name;
     let def = format!("pub struct {n}(pub ::core::primitive::{});", e.int);
     let consts_head = format!("impl {n} {{");
@@ -318,7 +318,7 @@ pub(super) fn enum_item(e: &Enum<'_>) -> Option<String> {
         return None;
     }
     out.push_str(&def);
-    out.push_str("\n#[allow(non_upper_case_globals)]\n");
+    out.push_str("\n#[allow(dead_code, non_upper_case_globals)]\n");
     if e.consts.is_empty() {
         out.push_str(&format!("impl {n} {{}}\n"));
     } else {

@@ -569,7 +569,7 @@ impl Emitter<'_> {
             &doc,
             &repr_text(layout.align, layout.align_attr),
             self.cfg.zerocopy,
-            "#[allow(non_camel_case_types, non_snake_case)]",
+            "#[allow(dead_code, non_camel_case_types, non_snake_case)]",
             &name,
             &text_fields,
         )
@@ -608,7 +608,7 @@ impl Emitter<'_> {
             #(#[doc = #doc])*
             #repr
             #derives
-            #[allow(non_camel_case_types, non_snake_case)]
+            #[allow(dead_code, non_camel_case_types, non_snake_case)]
             pub struct #name_i { #(#fields)* }
 
             #clone_copy
@@ -696,7 +696,7 @@ impl Emitter<'_> {
             &doc,
             &repr_text(layout.align, layout.align_attr),
             self.cfg.zerocopy,
-            "#[allow(non_camel_case_types)]",
+            "#[allow(dead_code, non_camel_case_types)]",
             &name,
             &[text::Field {
                 doc: Some(d.to_string()),
@@ -731,7 +731,7 @@ impl Emitter<'_> {
             #(#[doc = #doc])*
             #repr
             #derives
-            #[allow(non_camel_case_types)]
+            #[allow(dead_code, non_camel_case_types)]
             pub struct #name_i {
                 #[doc = #d]
                 pub _data: [#u8t; #n],
@@ -855,10 +855,10 @@ impl Emitter<'_> {
             #repr
             #[derive(PartialEq)]
             #zc
-            #[allow(non_camel_case_types)]
+            #[allow(dead_code, non_camel_case_types)]
             pub struct #name_i(pub #repr_ty);
 
-            #[allow(non_upper_case_globals)]
+            #[allow(dead_code, non_upper_case_globals)]
             impl #name_i { #(#cs)* }
 
             impl ::core::cmp::Eq for #name_i {}
@@ -898,7 +898,7 @@ impl Emitter<'_> {
         }
         Ok(quote! {
             #[doc = #doc]
-            #[allow(non_camel_case_types)]
+            #[allow(dead_code, non_camel_case_types)]
             pub type #name_i = #ty;
         })
     }
@@ -918,7 +918,7 @@ impl Emitter<'_> {
             #[repr(C)]
             #derives
             #[derive(Debug, Default)]
-            #[allow(non_camel_case_types)]
+            #[allow(dead_code, non_camel_case_types)]
             pub struct #name_i { _opaque: [#u8t; 0] }
 
             #clone_copy
@@ -933,11 +933,12 @@ impl Emitter<'_> {
 /// taking `&self` (with `avoid-breaking-exported-api = false`). `identity_op`: offsets
 /// of 0 in the accessor bodies.
 /// [`accessor_allows`] as prettyplease prints it.
-const ACCESSOR_ALLOWS_TEXT: &str = "#[allow(\n    non_snake_case,\n    clippy::identity_op,\n    clippy::len_without_is_empty,\n    clippy::new_ret_no_self,\n    clippy::should_implement_trait,\n    clippy::wrong_self_convention\n)]\n";
+const ACCESSOR_ALLOWS_TEXT: &str = "#[allow(\n    dead_code,\n    non_snake_case,\n    clippy::identity_op,\n    clippy::len_without_is_empty,\n    clippy::new_ret_no_self,\n    clippy::should_implement_trait,\n    clippy::wrong_self_convention\n)]\n";
 
 fn accessor_allows() -> TokenStream {
     quote! {
         #[allow(
+            dead_code,
             non_snake_case,
             clippy::identity_op,
             clippy::len_without_is_empty,

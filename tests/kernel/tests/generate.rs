@@ -108,13 +108,14 @@ SEC("xdp") int prog(void *ctx) { int k = 0; return bpf_map_lookup_elem(&old_coun
         g.code.contains("    pub const ALL: &[MapDef] = &[];\n"),
         "no map described"
     );
-    // With `--type`, maps are not generated at all, so there is nothing to warn about.
-    let only = Options {
+    // `--type` adds a type to what is described; the maps and their warning stay.
+    let more = Options {
         types: vec!["bpf_map_def".into()],
         ..Options::default()
     };
-    let g = model.generate_to(&only, None).unwrap();
-    assert!(g.warnings.is_empty() && !g.code.contains("pub mod maps"));
+    let g = model.generate_to(&more, None).unwrap();
+    assert_eq!(g.warnings.len(), 1);
+    assert!(g.code.contains("pub mod maps") && g.code.contains("pub struct bpf_map_def {"));
 }
 
 #[test]
@@ -293,8 +294,10 @@ fn embed_spells_the_path_relative_to_the_output() {
     );
 }
 
+/// `--type` on an object adds to the types shared through maps and globals, which
+/// stay described; raw BTF has no maps to describe.
 #[test]
-fn type_selection_and_raw_btf_describe_no_maps() {
+fn type_selection_adds_to_maps_and_raw_btf_describes_none() {
     let obj = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bpfel/maps.bpf.o");
     let opts = Options {
         types: vec!["mp_key".into()],
@@ -305,7 +308,7 @@ fn type_selection_and_raw_btf_describe_no_maps() {
         .unwrap()
         .generate(&opts)
         .unwrap();
-    assert!(!code.contains("pub mod maps") && !code.contains("pub mod globals"));
+    assert!(code.contains("pub mod maps {") && code.contains("pub mod globals {"));
     assert!(code.contains("unsafe impl ::aya::Pod for super::mp_key {}"));
     let vmlinux = Path::new("/sys/kernel/btf/vmlinux");
     if vmlinux.exists() {
