@@ -157,7 +157,11 @@ fn generate(
         eprintln!("bpfgen: warning: {w}");
     }
     match &output {
-        Some(path) => bpfgen_core::write_atomic(path, &generated.code),
+        Some(path) => {
+            let mut inputs = vec![input.as_path()];
+            inputs.extend(opts.base.as_deref());
+            bpfgen_core::output::write_output(path, &generated.code, &inputs)
+        }
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -190,3 +190,32 @@ struct lay_holes {  /* BTF id 9, size 24, align 8, Rust `lay_holes` */
         serde_json::json!([{"offset": 1, "len": 7}, {"offset": 18, "len": 6}])
     );
 }
+
+/// Options read from a checked file's header cannot widen what is read: a `--base`
+/// pointing at a device is refused before reading, and one pointing at a file that is
+/// not BTF is refused without quoting its bytes.
+#[test]
+fn options_from_the_header_are_bounded_and_never_quote_files() {
+    let d = tempfile::tempdir().unwrap();
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/layout.bpf.o");
+    let secret = d.path().join("shadow");
+    std::fs::write(&secret, "root:$6$secret-hash:19000:0:99999:7:::\n").unwrap();
+    for (base, tail) in [
+        (
+            "/dev/zero".to_string(),
+            "cannot read: it is a character device, not a file (bpfgen reads BPF objects and BTF files)".to_string(),
+        ),
+        (
+            secret.display().to_string(),
+            "BTF: no BTF magic (0xeb9f, either byte order) at byte 0: not a BTF file".to_string(),
+        ),
+    ] {
+        let crafted = d.path().join("crafted.rs");
+        std::fs::write(&crafted, format!("// bpfgen-options: --base {base}\n")).unwrap();
+        let out = bpfgen(&["check", f.to_str().unwrap(), crafted.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err, format!("bpfgen: error: {base}: {tail}\n"));
+        assert!(!err.contains("root") && !err.contains("secret"));
+    }
+}

@@ -161,7 +161,7 @@ fn ten_thousand_structs_deep_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.ends_with(": structs nested more than 256 levels deep\n"),
+        err.ends_with(": structs nested more than 128 levels deep\n"),
         "{err}"
     );
 }
@@ -195,4 +195,264 @@ fn header_claiming_gigabytes_fails_fast() {
             blob.len()
         )
     );
+}
+
+/// `rustc --crate-type lib` on `code` as the body of a `no_std` library with
+/// `#![deny(warnings)]`; panics with rustc's errors.
+fn compiles(code: &str) {
+    let d = tempfile::tempdir().unwrap();
+    let lib = d.path().join("lib.rs");
+    std::fs::write(
+        &lib,
+        format!("#![no_std]\n#![deny(warnings)]\npub mod gen {{\n{code}\n}}\n"),
+    )
+    .unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "--emit",
+            "metadata",
+            "-o",
+        ])
+        .arg(d.path().join("lib.rmeta"))
+        .arg(&lib)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// rustc's own limit: 128 nested structs generate and compile, 129 are refused.
+#[test]
+fn nesting_up_to_rustcs_limit_compiles_and_beyond_is_refused() {
+    for (depth, ok) in [(128, true), (129, false)] {
+        let mut b = Btf::new();
+        let mut prev = b.int();
+        for k in 0..depth {
+            prev = b.structure(&format!("s{k}"), 4, &[("x", prev, 0)]);
+        }
+        let (out, _) = run(&b.blob());
+        let err = String::from_utf8_lossy(&out.stderr);
+        if ok {
+            assert!(out.status.success(), "{err}");
+            compiles(&String::from_utf8(out.stdout).unwrap());
+        } else {
+            assert_eq!(out.status.code(), Some(2));
+            assert!(
+                err.ends_with(": structs nested more than 128 levels deep\n"),
+                "{err}"
+            );
+        }
+    }
+}
+
+/// A 12-byte float (i386's `long double`) is held as bytes, 4-aligned: never
+/// `align(12)`, which rustc rejects.
+#[test]
+fn twelve_byte_float_compiles() {
+    let mut b = Btf::new();
+    let int = b.int(); // id 1
+    let n = b.name("long double");
+    let f = b.rec(&[n, 16 << 24, 12]); // id 2: FLOAT, 12 bytes
+    b.structure("ld", 16, &[("x", f, 0), ("y", int, 96)]);
+    let (out, _) = run(&b.blob());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = String::from_utf8(out.stdout).unwrap();
+    assert!(!code.contains("align(12)"));
+    assert!(
+        code.contains("pub x: [::core::primitive::u8; 12],"),
+        "{code}"
+    );
+    compiles(&code);
+}
+
+/// Names with a carriage return or a text-direction override are not C names: refused
+/// at the string that holds them, and no message prints them raw.
+#[test]
+fn control_and_bidi_characters_in_names_are_refused() {
+    for (name, code) in [
+        ("a\rb", "U+000D"),
+        ("evil\u{202E}txt", "U+202E"),
+        ("x\u{2066}", "U+2066"),
+        ("nl\nbpfgen: error: forged", "U+000A"),
+    ] {
+        let mut b = Btf::new();
+        let int = b.int();
+        b.structure(name, 4, &[("x", int, 0)]);
+        fails_with(
+            &b.blob(),
+            &format!("BTF type id 2: type name (string offset 5) holds {code}, a control or text-direction character: no compiler writes one in a name"),
+        );
+    }
+}
+
+/// Every type id a record names must exist, also where the graph does not follow it.
+#[test]
+fn dangling_ids_are_refused_everywhere() {
+    type AddRecord = fn(&mut Btf);
+    let cases: [(&str, AddRecord); 5] = [
+        (
+            "BTF type id 2: array index type is type id 99, past the last type id 2",
+            |b| {
+                b.array(1, 99, 4);
+            },
+        ),
+        (
+            "BTF type id 2: return type is type id 77, past the last type id 2",
+            |b| {
+                b.rec(&[0, 13 << 24, 77]);
+            },
+        ),
+        (
+            "BTF type id 2: parameter type is type id 55, past the last type id 2",
+            |b| {
+                b.rec(&[0, (13 << 24) | 1, 1, 0, 55]);
+            },
+        ),
+        (
+            "BTF type id 2: function prototype is type id 9, past the last type id 2",
+            |b| {
+                let n = b.name("f");
+                b.rec(&[n, 12 << 24, 9]);
+            },
+        ),
+        (
+            "BTF type id 2: tagged type is type id 42, past the last type id 2",
+            |b| {
+                let n = b.name("tag");
+                b.rec(&[n, 17 << 24, 42, u32::MAX]);
+            },
+        ),
+    ];
+    for (msg, add) in cases {
+        let mut b = Btf::new();
+        b.int(); // id 1
+        add(&mut b); // id 2
+        fails_with(&b.blob(), msg);
+    }
+}
+
+/// Arrays of arrays: 64 dimensions generate and compile; more are refused (rustc's
+/// trait solver overflows near 120); 6,000 (a 144 KB input) once overflowed the stack.
+#[test]
+fn array_dimensions_are_bounded() {
+    for (dims, ok) in [(64, true), (65, false), (6000, false)] {
+        let mut b = Btf::new();
+        let int = b.int();
+        let mut prev = int;
+        for _ in 0..dims {
+            prev = b.array(prev, int, 1);
+        }
+        b.structure("s", 4, &[("x", prev, 0)]);
+        let (out, _) = run(&b.blob());
+        let err = String::from_utf8_lossy(&out.stderr);
+        if ok {
+            assert!(out.status.success(), "{err}");
+            compiles(&String::from_utf8(out.stdout).unwrap());
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{dims}: {err}");
+            assert!(
+                err.ends_with(": BTF type id 66: array with more than 64 dimensions\n"),
+                "{err}"
+            );
+        }
+    }
+}
+
+/// 30,000 globals in `.data` (a 4.5 MB object): the section's `Debug` once was one
+/// 30,000-call expression, which overflowed the formatter's stack.
+#[test]
+fn thirty_thousand_globals() {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = String::from("#include <linux/types.h>\n");
+    for i in 0..30_000 {
+        c.push_str(&format!("__u32 g{i} = {};\n", i + 1));
+    }
+    let (src, obj) = (d.path().join("g.bpf.c"), d.path().join("g.bpf.o"));
+    std::fs::write(&src, c).unwrap();
+    let clang = std::env::var("BPF_CLANG").unwrap_or_else(|_| "clang-19".into());
+    let st = Command::new(&clang)
+        .args([
+            "-g",
+            "-O2",
+            "-target",
+            "bpfel",
+            "-I/usr/include/x86_64-linux-gnu",
+            "-c",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .unwrap_or_else(|e| panic!("{clang} is needed (bash .ci/run installs it): {e}"));
+    assert!(st.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfgen"))
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("            d.field(\"g29999\", &self.g29999);\n"));
+}
+
+/// A 100,000-character `--type` name: no close-match search (its cost is the product
+/// of the lengths), and the message shows the name's start and length, not all of it.
+#[test]
+fn huge_type_name_is_answered_at_once() {
+    let f =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/tracing.bpf.o");
+    let name = "task_struct".repeat(9091);
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfgen"))
+        .arg(&f)
+        .args(["--type", &name])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let shown = format!("{}… (100001 characters)", &name[..128]);
+    assert!(
+        err.starts_with(&format!(
+            "bpfgen: error: {}: type `{shown}` not found. clang writes BTF",
+            f.display()
+        )),
+        "{err}"
+    );
+    assert!(err.len() < 1000, "{} bytes", err.len());
+}
+
+/// `check` of a 200,000-line file unrelated to the object: a bounded diff (it once took
+/// minutes), exit 1.
+#[test]
+fn check_of_a_huge_unrelated_file() {
+    let d = tempfile::tempdir().unwrap();
+    let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/maps.bpf.o");
+    let mut text = String::from("// bpfgen-options:\n");
+    for i in 0..200_000 {
+        text.push_str(&format!("line {i} junk {}\n", i * 7));
+    }
+    let p = d.path().join("drift.rs");
+    std::fs::write(&p, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bpfgen"))
+        .arg("check")
+        .arg(&f)
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\n-line 199999 junk 1399993\n"));
 }

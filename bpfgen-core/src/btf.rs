@@ -282,7 +282,23 @@ pub fn validate(bytes: &[u8], base: Option<&RawInfo>) -> KResult<RawInfo> {
             base.is_some_and(|b| name_off >= b.str_base && b.is_string_start(name_off - b.str_base))
         };
         if ok {
-            Ok(())
+            // Names only: the table also holds `.BTF.ext`'s source lines, tabs and all.
+            let local = name_off.checked_sub(info.str_base).map(|o| o as usize);
+            let text = local
+                .and_then(|o| strs.get(o..))
+                .and_then(|rest| rest.split(|&b| b == 0).next())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("");
+            match text.chars().find(|c| crate::error::unprintable(*c)) {
+                None => Ok(()),
+                Some(c) => Err(ErrorKind::ty(
+                    id,
+                    format!(
+                        "{what} name (string offset {name_off}) holds U+{:04X}, a control or text-direction character: no compiler writes one in a name",
+                        u32::from(c)
+                    ),
+                )),
+            }
         } else if base.is_none() && name_off >= info.str_len {
             Err(ErrorKind::ty(
                 id,
@@ -298,6 +314,7 @@ pub fn validate(bytes: &[u8], base: Option<&RawInfo>) -> KResult<RawInfo> {
 
     let mut off = types_start;
     let mut id = first_id;
+    let mut refs: Vec<(u32, u32, &'static str)> = Vec::new();
     while off < types_end {
         let rel = off - types_start;
         let need = |n: u64| -> KResult<()> {
@@ -368,12 +385,39 @@ pub fn validate(bytes: &[u8], base: Option<&RawInfo>) -> KResult<RawInfo> {
             }
             _ => {}
         }
+        // References the graph does not follow, checked here (the others in `ir`).
+        match k {
+            kind::ARRAY => {
+                refs.push((id, r.u32_at(off + 12, "array")?, "array element type"));
+                refs.push((id, r.u32_at(off + 16, "array")?, "array index type"));
+            }
+            kind::FUNC => refs.push((id, size_or_type, "function prototype")),
+            kind::DECL_TAG => refs.push((id, size_or_type, "tagged type")),
+            kind::FUNC_PROTO => {
+                refs.push((id, size_or_type, "return type"));
+                for i in 0..vlen {
+                    refs.push((
+                        id,
+                        r.u32_at(off + 16 + i * 8, "parameter")?,
+                        "parameter type",
+                    ));
+                }
+            }
+            _ => {}
+        }
         info.int_words.push(int_word);
         off += 12 + body;
         id = id
             .checked_add(1)
             .ok_or_else(|| ErrorKind::Header("too many types".into()))?;
         info.count += 1;
+    }
+    let last = first_id + info.count - 1;
+    if let Some((id, r, what)) = refs.into_iter().find(|(_, r, _)| *r > last) {
+        return Err(ErrorKind::ty(
+            id,
+            format!("{what} is type id {r}, past the last type id {last}"),
+        ));
     }
     Ok(info)
 }

@@ -148,7 +148,7 @@ impl Builder {
         for w in &generated.warnings {
             println!("cargo:warning=bpfgen: {w}");
         }
-        crate::write_atomic(&output, &generated.code)?;
+        crate::output::write_output(&output, &generated.code, &[object.as_path()])?;
         Ok(output)
     }
 }

@@ -14,14 +14,59 @@ pub struct Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file, self.kind)
+        // Only a compiler's own report keeps its lines.
+        let keep_lines = matches!(self.kind, ErrorKind::Build(_));
+        let text = format!("{}: {}", self.file, self.kind);
+        f.write_str(&escape_controls(&text, keep_lines))
     }
+}
+
+/// A character no C name holds, that no generated doc comment may hold and no message
+/// may print raw: control characters (a carriage return is an error in a Rust doc
+/// comment, a newline would forge a message line, ESC starts terminal sequences) and
+/// the text-direction overrides rustc denies in comments.
+pub fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every control and text-direction character written as `\u{…}`, so a name
+/// from a file can neither forge a message line nor reach the terminal as an escape
+/// sequence (`keep_lines`: newlines and tabs stay, for multi-line reports of a tool).
+pub fn escape_controls(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| unprintable(c) && !(keep_lines && matches!(c, '\n' | '\t'));
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl std::error::Error for Error {}
 
+/// A name from the user or a file as a message shows it: whole up to 128 characters,
+/// else its start and its length.
+fn shorten(name: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 128;
+    match name.char_indices().nth(MAX) {
+        None => std::borrow::Cow::Borrowed(name),
+        Some((end, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} characters)",
+            &name[..end],
+            name.chars().count()
+        )),
+    }
+}
+
 /// Why a type of the C source can be missing from an object's BTF, and the fix.
-fn absent_from_object(name: &str, object: bool) -> String {
+fn absent_from_object(name: std::borrow::Cow<'_, str>, object: bool) -> String {
     if !object {
         return String::new();
     }
@@ -44,6 +89,9 @@ pub enum ErrorKind {
         path: String,
         source: std::io::Error,
     },
+    /// An output path bpfgen refuses to write (nothing was written).
+    #[error("not writing output `{path}`: {what}")]
+    Output { path: String, what: String },
     #[error("not an ELF object or raw BTF file (first bytes {first_bytes})")]
     NotObject { first_bytes: String },
     #[error("malformed ELF: {0}")]
@@ -63,7 +111,9 @@ pub enum ErrorKind {
     },
     #[error("BTF: truncated at byte {offset}: {what}")]
     Truncated { offset: u64, what: String },
-    #[error("BTF: bad magic {magic:#06x} at byte 0 (expected 0xeb9f)")]
+    /// (`magic` is not printed: the file may be anything, e.g. a `--base` taken from a
+    /// checked file's header, and its bytes are not for messages.)
+    #[error("BTF: no BTF magic (0xeb9f, either byte order) at byte 0: not a BTF file")]
     BadMagic { magic: u16 },
     #[error("BTF header: {0}")]
     Header(String),
@@ -77,7 +127,7 @@ pub enum ErrorKind {
     Btf(String),
     #[error("the split BTF needs its base: pass `--base BASE_BTF` (e.g. /sys/kernel/btf/vmlinux)")]
     NeedsBase,
-    #[error("type `{name}` not found{}{}", suggestions(.close), absent_from_object(.name, *.object))]
+    #[error("type `{}` not found{}{}", shorten(.name), suggestions(.close), absent_from_object(shorten(.name), *.object))]
     TypeNotFound {
         name: String,
         close: Vec<String>,
@@ -88,9 +138,11 @@ pub enum ErrorKind {
     #[error("raw BTF holds the whole kernel: choose types with `--type NAME` (repeatable) or pass `--all`")]
     SelectionRequired,
     #[error(
-        "input is {size} bytes, over the limit of {limit} bytes (raise it with `--max-input-size`)"
+        "input is {size} bytes or more, over the limit of {limit} bytes (no BPF object or kernel BTF comes near it)"
     )]
     TooLarge { size: u64, limit: u64 },
+    #[error("cannot read: it is {what}, not a file (bpfgen reads BPF objects and BTF files)")]
+    NotAFile { what: &'static str },
     #[error("{0}")]
     Build(String),
     /// A map definition of the `.maps` section that bpfgen (and libbpf) cannot use.
@@ -149,7 +201,8 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file, self.kind)
+        let text = format!("{}: {}", self.file, self.kind);
+        f.write_str(&escape_controls(&text, false))
     }
 }
 
@@ -186,5 +239,27 @@ impl WarningKind {
             file: file.into(),
             kind: self,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_escape_controls() {
+        assert_eq!(
+            escape_controls("map `a\nbpfgen: error: x` \u{1b}[31m\u{202e}", false),
+            "map `a\\u{a}bpfgen: error: x` \\u{1b}[31m\\u{202e}"
+        );
+        assert_eq!(
+            escape_controls("clang:\n\terror\r", true),
+            "clang:\n\terror\\u{d}"
+        );
+        let e = ErrorKind::Elf("section `\u{1b}]0;pwned\u{7}`".into()).at("x.o");
+        assert_eq!(
+            e.to_string(),
+            "x.o: malformed ELF: section `\\u{1b}]0;pwned\\u{7}`"
+        );
     }
 }

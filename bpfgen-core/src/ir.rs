@@ -227,7 +227,120 @@ pub fn build(loaded: &Loaded) -> KResult<Ir> {
         }
     }
     check_chains(&ir)?;
+    check_array_dims(&ir)?;
+    check_nesting(&ir)?;
     Ok(ir)
+}
+
+/// Deepest nesting of structs and unions held by value: rustc's own limit for the
+/// generated types (129 levels: "reached the recursion limit finding the struct tail").
+/// Checked when the graph is built, so every stage after it (naming, whose names grow
+/// with the depth; layout; reports) only ever sees bounded nesting.
+pub const MAX_NESTING: u32 = 128;
+
+/// Every struct and union nests at most [`MAX_NESTING`] deep. Iterative and linear: one
+/// depth-first walk over the by-value edges with memoised depths. A struct that holds
+/// itself is left to the layout stage, which names it.
+fn check_nesting(ir: &Ir) -> KResult<()> {
+    const UNSEEN: u32 = u32::MAX;
+    const ON_PATH: u32 = u32::MAX - 1;
+    let n = ir.types.len();
+    let mut depth = vec![UNSEEN; n];
+    let by_value = |id: usize| -> Vec<usize> {
+        match &ir.types[id].kind {
+            Kind::Struct(c) | Kind::Union(c) => c.members.iter().map(|m| m.ty as usize).collect(),
+            Kind::Typedef { target } | Kind::Qual { target } | Kind::Array { elem: target, .. } => {
+                vec![*target as usize]
+            }
+            _ => Vec::new(),
+        }
+    };
+    for root in 0..n {
+        if depth[root] != UNSEEN {
+            continue;
+        }
+        // (node, its children, how many of them are done)
+        let mut stack = vec![(root, by_value(root), 0usize)];
+        depth[root] = ON_PATH;
+        while let Some((node, children, next)) = stack.last_mut() {
+            if let Some(&child) = children.get(*next) {
+                *next += 1;
+                if child < n && depth[child] == UNSEEN {
+                    depth[child] = ON_PATH;
+                    let grand = by_value(child);
+                    stack.push((child, grand, 0));
+                }
+                continue;
+            }
+            let node = *node;
+            let below = children
+                .iter()
+                .filter(|&&c| c < n && depth[c] < ON_PATH)
+                .map(|&c| depth[c])
+                .max()
+                .unwrap_or(0);
+            let own = u32::from(matches!(
+                ir.types[node].kind,
+                Kind::Struct(_) | Kind::Union(_)
+            ));
+            let d = below + own;
+            if d > MAX_NESTING {
+                return Err(ErrorKind::ty(
+                    node as TypeId,
+                    format!("structs nested more than {MAX_NESTING} levels deep"),
+                ));
+            }
+            depth[node] = d;
+            stack.pop();
+        }
+    }
+    Ok(())
+}
+
+/// Most dimensions an array may have (`int m[1][1]…`): far beyond C code, and below
+/// what rustc accepts (about 120 nested arrays overflow its trait solver for `Debug`).
+pub const MAX_ARRAY_DIMS: u32 = 64;
+
+/// Arrays of arrays (through typedefs and qualifiers) nest at most [`MAX_ARRAY_DIMS`]
+/// deep. Linear: each chain is walked once, its depths memoised (chains are acyclic:
+/// [`check_chains`] ran first).
+fn check_array_dims(ir: &Ir) -> KResult<()> {
+    let mut dims: Vec<u32> = vec![u32::MAX; ir.types.len()];
+    for start in 0..ir.types.len() {
+        let mut path = Vec::new();
+        let mut cur = start;
+        // Down to a known depth or the first element that is not an array.
+        let mut below = loop {
+            if dims[cur] != u32::MAX {
+                break dims[cur];
+            }
+            match &ir.types[cur].kind {
+                Kind::Array { elem, .. }
+                | Kind::Typedef { target: elem }
+                | Kind::Qual { target: elem } => {
+                    path.push(cur);
+                    cur = *elem as usize;
+                }
+                _ => {
+                    dims[cur] = 0;
+                    break 0;
+                }
+            }
+        };
+        for &id in path.iter().rev() {
+            if matches!(ir.types[id].kind, Kind::Array { .. }) {
+                below += 1;
+                if below > MAX_ARRAY_DIMS {
+                    return Err(ErrorKind::ty(
+                        id as TypeId,
+                        format!("array with more than {MAX_ARRAY_DIMS} dimensions"),
+                    ));
+                }
+            }
+            dims[id] = below;
+        }
+    }
+    Ok(())
 }
 
 /// Typedef, qualifier and array edges must end somewhere: a cycle through them

@@ -81,9 +81,9 @@ pub struct Layouts<'a> {
     in_progress: Vec<TypeId>,
 }
 
-/// Deepest struct-in-struct nesting accepted (kernel types nest a few levels; this
-/// bounds the recursion of `composite` well within an emitter thread's stack).
-pub const MAX_NESTING: usize = 256;
+/// Deepest recursion of `composite`: the graph's nesting is already bounded by
+/// [`crate::ir::MAX_NESTING`] when it is built; this guards the recursion itself.
+pub const MAX_NESTING: usize = crate::ir::MAX_NESTING as usize;
 
 impl<'a> Layouts<'a> {
     pub fn new(ir: &'a Ir) -> Self {
@@ -123,7 +123,8 @@ impl<'a> Layouts<'a> {
         let base = self.elem(id)?;
         Ok(match &self.ir.get(base).kind {
             Kind::Int(i) => i.size,
-            Kind::Float { size } => *size,
+            // A power of two: 12 bytes (i386's long double) is 4-aligned.
+            Kind::Float { size } => 1 << size.trailing_zeros().min(4),
             Kind::Ptr { .. } => 8,
             Kind::Enum(e) => e.size,
             Kind::Struct(_) | Kind::Union(_) => self.composite(base)?.align,

@@ -11,12 +11,14 @@ pub mod builder;
 mod emit;
 pub mod error;
 pub mod globals;
+pub mod input;
 pub mod ir;
 pub mod layout;
 pub mod maps;
 pub mod naming;
 pub mod object;
 pub mod options;
+pub mod output;
 pub mod report;
 pub mod select;
 
@@ -54,11 +56,11 @@ pub struct Generated {
 /// Reads and checks `path` (and the `--base` file, if any) into a [`Model`].
 pub fn load(path: &Path, opts: &Options) -> Result<Model, Error> {
     let label = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ErrorKind::Io(e).at(&label))?;
+    let bytes = input::read_bounded(path).map_err(|k| k.at(&label))?;
     let base = match &opts.base {
         Some(b) => {
             let bl = b.display().to_string();
-            Some((std::fs::read(b).map_err(|e| ErrorKind::Io(e).at(&bl))?, bl))
+            Some((input::read_bounded(b).map_err(|k| k.at(&bl))?, bl))
         }
         None => None,
     };
@@ -349,24 +351,9 @@ pub fn generate_file(path: &Path, opts: &Options) -> Result<String, Error> {
     load(path, opts)?.generate(opts)
 }
 
-/// Writes `contents` to `path` through a temporary file in the same directory and a
-/// rename, so a failed run never leaves a truncated file behind.
+/// Writes `contents` to `path` without destroying anything (see [`output`]: atomic
+/// replace of regular files, symbolic links followed, devices and FIFOs written
+/// through).
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let label = path.display().to_string();
-    let err = |e: std::io::Error| {
-        ErrorKind::Write {
-            path: label.clone(),
-            source: e,
-        }
-        .at(&label)
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(contents.as_bytes()).map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    output::write_output(path, contents, &[])
 }

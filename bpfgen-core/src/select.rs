@@ -80,8 +80,16 @@ pub fn closure(ir: &Ir, names: &Names, start: Vec<TypeId>) -> Vec<TypeId> {
     items
 }
 
+/// Longest `--type` name close matches are looked for.
+const MAX_SUGGESTED_LEN: usize = 256;
+
 /// Up to five names that look like `wanted`, best first.
 fn close_matches(ir: &Ir, names: &Names, wanted: &str) -> Vec<String> {
+    // Jaro-Winkler costs the product of the lengths: a name far longer than any C
+    // name (vmlinux's longest is under 100 characters) is matched by nothing.
+    if wanted.len() > MAX_SUGGESTED_LEN {
+        return Vec::new();
+    }
     let mut scored: Vec<(f64, String)> = Vec::new();
     let mut seen = HashSet::new();
     for (id, t) in ir.types.iter().enumerate() {

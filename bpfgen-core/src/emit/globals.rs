@@ -171,7 +171,7 @@ impl Emitter<'_> {
                     );
                     fields.push(quote!(#[doc = #d] pub #f: #ty,));
                     let l = &v.name;
-                    debug.push(quote!(.field(#l, &self.#f)));
+                    debug.push(quote!(d.field(#l, &self.#f);));
                     offsets.push((f, *offset));
                 }
                 SecSlot::Bytes { var, offset, size } => {
@@ -191,7 +191,7 @@ impl Emitter<'_> {
                     );
                     fields.push(quote!(#[doc = #d] pub #f: [#u8t; #n],));
                     let l = &v.name;
-                    debug.push(quote!(.field(#l, &self.#getter())));
+                    debug.push(quote!(d.field(#l, &self.#getter());));
                     offsets.push((f.clone(), *offset));
                     let s1 = self.safety(format!(
                         "`{f}` holds exactly a `{}` (size asserted below), every bit pattern is a valid generated type, and the read is unaligned.",
@@ -332,7 +332,12 @@ impl Emitter<'_> {
 
             impl ::core::fmt::Debug for #name_i {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    f.debug_struct(#dbg_name) #(#debug)* .finish()
+                    // Statements, not one `.field()` chain: a section may hold
+                    // tens of thousands of variables, too deep an expression for
+                    // the formatter's recursion.
+                    let mut d = f.debug_struct(#dbg_name);
+                    #(#debug)*
+                    d.finish()
                 }
             }
 
