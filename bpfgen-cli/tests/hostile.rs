@@ -456,3 +456,81 @@ fn check_of_a_huge_unrelated_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\n-line 199999 junk 1399993\n"));
 }
+
+/// `(name, header offset)` of every section of a little-endian ELF64 file.
+fn elf_sections(b: &[u8]) -> Vec<(String, usize)> {
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shnum, shstrndx) = (u64_at(40), u16_at(60), u16_at(62));
+    let names = u64_at(shoff + shstrndx * 64 + 24);
+    (0..shnum)
+        .map(|i| {
+            let h = shoff + i * 64;
+            let n = names + u32::from_le_bytes(b[h..h + 4].try_into().unwrap()) as usize;
+            let end = n + b[n..].iter().position(|&c| c == 0).unwrap();
+            (String::from_utf8_lossy(&b[n..end]).into_owned(), h)
+        })
+        .collect()
+}
+
+/// Broken ELF framing names the byte offset and the real cause, never `Some(3)`.
+#[test]
+fn elf_framing_errors_name_the_byte() {
+    let obj = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/layout.bpf.o"),
+    )
+    .unwrap();
+    let secs = elf_sections(&obj);
+    let (btf_index, btf_header) = secs
+        .iter()
+        .enumerate()
+        .find(|(_, (n, _))| n == ".BTF")
+        .map(|(i, (_, h))| (i, *h))
+        .unwrap();
+    let len = obj.len();
+
+    let mut b = obj.clone();
+    b[62..64].copy_from_slice(&(btf_index as u16).to_le_bytes());
+    fails_with(&b, &format!("malformed ELF: the section-name table (e_shstrndx = {btf_index}, byte 62) is a section of type 1 (header at byte {btf_header}), not a string table (SHT_STRTAB = 3): section names cannot be read"));
+
+    let mut b = obj.clone();
+    b[4] = 3;
+    fails_with(
+        &b,
+        "malformed ELF: unknown ELF class 3 at byte 4 (2: 64-bit)",
+    );
+
+    fails_with(
+        b"\x7fELF",
+        "malformed ELF: the file ends at byte 4, before the ELF class",
+    );
+
+    let mut b = obj.clone();
+    b[40..48].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    fails_with(&b, &format!("malformed ELF: the section header table (e_shoff = {}, byte 40: 13 headers of 64 bytes) runs past the end of the file ({len} bytes)", 1u64 << 40));
+
+    let mut b = obj.clone();
+    let at = btf_header + 32;
+    b[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let offset = u64::from_le_bytes(obj[btf_header + 24..btf_header + 32].try_into().unwrap());
+    fails_with(&b, &format!("malformed ELF: section {btf_index} (header at byte {btf_header}): its data at bytes {offset}..{} runs past the end of the file ({len} bytes)", offset as u128 + u64::MAX as u128));
+}
+
+/// A `.bss` whose `sh_size` is 2^64 − 1 (no file data backs NOBITS): refused, where it
+/// once became an array type too big to compile.
+#[test]
+fn huge_bss_is_refused() {
+    let obj = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bpfel/layout.bpf.o"),
+    )
+    .unwrap();
+    let (index, header) = elf_sections(&obj)
+        .into_iter()
+        .enumerate()
+        .find(|(_, (n, _))| n == ".bss")
+        .map(|(i, (_, h))| (i, h))
+        .unwrap();
+    let mut b = obj;
+    b[header + 32..header + 40].copy_from_slice(&u64::MAX.to_le_bytes());
+    fails_with(&b, &format!("data section `.bss` (section {index}): its size (sh_size) is 18446744073709551615 bytes, more than a BPF map value holds (bpfgen accepts up to 1073741824)"));
+}

@@ -125,6 +125,9 @@ pub enum ErrorKind {
     Type { id: u32, what: String },
     #[error("BTF: {0}")]
     Btf(String),
+    /// A bug of bpfgen's, not of the input.
+    #[error("internal error (a bpfgen bug: please report it with the input): {0}")]
+    Internal(String),
     #[error("the split BTF needs its base: pass `--base BASE_BTF` (e.g. /sys/kernel/btf/vmlinux)")]
     NeedsBase,
     #[error("type `{}` not found{}{}", shorten(.name), suggestions(.close), absent_from_object(shorten(.name), *.object))]
@@ -153,6 +156,13 @@ pub enum ErrorKind {
     Global {
         section: String,
         var: String,
+        what: String,
+    },
+    /// A data section bpfgen cannot describe as a whole.
+    #[error("data section `{section}` (section {index}): {what}")]
+    DataSection {
+        section: String,
+        index: usize,
         what: String,
     },
     /// `--embed` cannot spell the object's path in `include_bytes!`.

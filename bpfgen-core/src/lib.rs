@@ -8,6 +8,7 @@
 
 pub mod btf;
 pub mod builder;
+mod elf_check;
 mod emit;
 pub mod error;
 pub mod globals;

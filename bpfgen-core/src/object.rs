@@ -171,12 +171,18 @@ fn read_elf(bytes: &[u8]) -> KResult<Input<'_>> {
     match bytes.get(4) {
         Some(2) => {}
         Some(1) => return Err(ErrorKind::Elf32),
-        other => {
+        Some(other) => {
             return Err(ErrorKind::Elf(format!(
-                "unknown ELF class {other:?} at byte 4"
+                "unknown ELF class {other} at byte 4 (2: 64-bit)"
             )))
         }
+        None => {
+            return Err(ErrorKind::Elf(
+                "the file ends at byte 4, before the ELF class".into(),
+            ))
+        }
     }
+    crate::elf_check::check(bytes)?;
     let elf = ElfFile64::<Endianness>::parse(bytes).map_err(|e| ErrorKind::Elf(e.to_string()))?;
     let header = elf.elf_header();
     let machine = header.e_machine(elf.endian());

@@ -23,7 +23,7 @@ impl Emitter<'_> {
         items: &[TypeId],
         skeleton: Option<(&[MapSpec], &Globals)>,
         embedded: bool,
-    ) -> KResult<TokenStream> {
+    ) -> KResult<String> {
         let mut pods = Vec::new();
         for &id in items {
             let Some(name) = self.names.item(id) else {
@@ -41,13 +41,14 @@ impl Emitter<'_> {
             ));
             pods.push(quote!(#s unsafe impl ::aya::Pod for super::#i {}));
         }
-        let mut maps = Vec::new();
+        // Each map's module is formatted on its own and spliced in (as in `maps`).
+        let mut maps = String::new();
         let mut sections = Vec::new();
         if let Some((specs, globals)) = skeleton {
             let names = module_names(specs);
             for (m, name) in specs.iter().zip(&names) {
                 if let Some(t) = self.aya_map(m, name)? {
-                    maps.push(t);
+                    maps.push_str(&super::format_inner(t, &self.safety_msgs.borrow())?);
                 }
             }
             let snames = struct_names(globals);
@@ -137,7 +138,8 @@ impl Emitter<'_> {
             "Each map's module has `Handle<T>` (aya's typed map, with the generated key and value types) and `get` / `get_mut` / `take`, which find the map by name in a loaded `aya::Ebpf`.".to_string(),
         ];
         let strt = prim("str");
-        Ok(quote! {
+        let mark = super::splice_mark();
+        let outer = quote! {
             #(#[doc = #doc])*
             #[allow(dead_code, non_snake_case, non_camel_case_types, non_upper_case_globals, clippy::module_inception)]
             pub mod aya_glue {
@@ -180,9 +182,11 @@ impl Emitter<'_> {
 
                 #(#sections)*
 
-                #(#maps)*
+                #mark
             }
-        })
+        };
+        let msgs = std::mem::take(&mut *self.safety_msgs.borrow_mut());
+        super::splice(&super::format_tokens(outer, &msgs)?, &maps)
     }
 
     /// aya's handle type for a map, with `T` as its data parameter; `None` when aya

@@ -213,10 +213,10 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         Ok(())
     };
     if let Some((maps, globals)) = cfg.skeleton {
-        let t = e.maps_module(maps)?;
-        section(&e, t, &mut out)?;
-        let t = e.globals_module(globals)?;
-        section(&e, t, &mut out)?;
+        out.push('\n');
+        out.push_str(&e.maps_module(maps)?);
+        out.push('\n');
+        out.push_str(&e.globals_module(globals)?);
     }
     if let Some(path) = &cfg.embed {
         let doc = format!(
@@ -232,8 +232,8 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
         section(&e, t, &mut out)?;
     }
     if cfg.aya {
-        let t = e.aya_module(items, cfg.skeleton, cfg.embed.is_some())?;
-        section(&e, t, &mut out)?;
+        out.push('\n');
+        out.push_str(&e.aya_module(items, cfg.skeleton, cfg.embed.is_some())?);
     }
     Ok(out)
 }
@@ -320,6 +320,39 @@ pub(super) fn format_tokens(tokens: TokenStream, safety: &[String]) -> KResult<S
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The name of the marker item where [`splice`] puts separately formatted items.
+const SPLICE: &str = "__bpfgen_splice";
+
+/// A marker item for [`splice`], in a module body.
+pub(crate) fn splice_mark() -> TokenStream {
+    let i = Ident::new(SPLICE, Span::call_site());
+    quote!(const #i: () = ();)
+}
+
+/// Formats `item` exactly as prettyplease formats it as an item of a top-level module
+/// (its lines 4 spaces in), so that modules with thousands of items (one per map) can
+/// be formatted item by item instead of holding every item's tokens at once.
+pub(crate) fn format_inner(item: TokenStream, safety: &[String]) -> KResult<String> {
+    let wrapped = format_tokens(quote!(mod __bpfgen_inner { #item }), safety)?;
+    let body = wrapped
+        .strip_prefix("mod __bpfgen_inner {\n")
+        .and_then(|b| b.strip_suffix("}\n"))
+        .ok_or_else(|| {
+            ErrorKind::Internal("a spliced item did not format as a module item".into())
+        })?;
+    Ok(body.to_string())
+}
+
+/// `outer` (formatted, holding one [`splice_mark`] in a top-level module) with the
+/// mark's line replaced by `inner` (items formatted by [`format_inner`]).
+pub(crate) fn splice(outer: &str, inner: &str) -> KResult<String> {
+    let mark = format!("    const {SPLICE}: () = ();\n");
+    let at = outer
+        .find(&mark)
+        .ok_or_else(|| ErrorKind::Internal("the splice mark is missing".into()))?;
+    Ok([&outer[..at], inner, &outer[at + mark.len()..]].concat())
 }
 
 pub(crate) fn ident(s: &str) -> Ident {
