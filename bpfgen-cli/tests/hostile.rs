@@ -534,3 +534,58 @@ fn huge_bss_is_refused() {
     b[header + 32..header + 40].copy_from_slice(&u64::MAX.to_le_bytes());
     fails_with(&b, &format!("data section `.bss` (section {index}): its size (sh_size) is 18446744073709551615 bytes, more than a BPF map value holds (bpfgen accepts up to 1073741824)"));
 }
+
+/// C names equal to what the generated file defines, or to Rust primitives, are
+/// renamed like clashes; a typedef standing for the very primitive it is named after
+/// keeps its name. The output compiles, and a glob import of it leaves `bool` alone.
+#[test]
+fn generated_and_primitive_names_never_collide() {
+    let mut b = Btf::new();
+    let int = b.int(); // id 1
+    let n = b.name("_Bool");
+    let boolean = b.rec(&[n, 1 << 24, 1, (4 << 24) | 8]); // id 2: _Bool (BTF_INT_BOOL)
+    let n = b.name("unsigned int");
+    let uint = b.rec(&[n, 1 << 24, 4, 32]); // id 3
+    b.typedef("bool", boolean);
+    b.typedef("u32", uint);
+    for name in [
+        "maps",
+        "globals",
+        "programs",
+        "aya_glue",
+        "libbpf_glue",
+        "OBJECT",
+        "__bpfgen_layout",
+        "__bpfgen_fmt",
+        "u8",
+        "str",
+    ] {
+        b.structure(name, 4, &[("x", int, 0)]);
+    }
+    let (out, _) = run(&b.blob());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let code = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "pub type bool_typedef = ::core::primitive::u8;",
+        "pub type u32 = ::core::primitive::u32;",
+        "pub struct maps_struct {",
+        "pub struct globals_struct {",
+        "pub struct programs_struct {",
+        "pub struct aya_glue_struct {",
+        "pub struct libbpf_glue_struct {",
+        "pub struct OBJECT_struct {",
+        "pub struct __bpfgen_layout_struct {",
+        "pub struct __bpfgen_fmt_struct {",
+        "pub struct u8_struct {",
+        "pub struct str_struct {",
+    ] {
+        assert!(code.contains(want), "missing `{want}`");
+    }
+    compiles(&format!(
+        "{code}\npub fn uses() -> bool {{ let b: bool = true; let _: u8 = 1; b }}"
+    ));
+}
