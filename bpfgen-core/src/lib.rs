@@ -273,6 +273,7 @@ impl Model {
             aya: opts.aya,
             embed,
             threads: opts.threads,
+            tokens_only: opts.tokens_only,
         };
         let code =
             emit::emit(&self.ir, &self.names, &items, &cfg).map_err(|k| k.at(&self.label))?;

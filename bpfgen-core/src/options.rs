@@ -26,6 +26,11 @@ pub struct Options {
     /// output option: the output is the same for any number. `include_bpf!` sets 1,
     /// because `proc_macro2` tokens may only be made on the macro's own thread.
     pub threads: Option<std::num::NonZeroUsize>,
+    /// Test knob, not an output option: build every item as tokens and format it with
+    /// prettyplease — the slow path that the text bpfgen writes directly for speed must
+    /// equal byte for byte (`tests/tests/format.rs`).
+    #[doc(hidden)]
+    pub tokens_only: bool,
 }
 
 impl Options {

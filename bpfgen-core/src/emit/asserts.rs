@@ -35,7 +35,7 @@ use super::text::{fill, list, MARGIN};
 use crate::error::KResult;
 
 /// An item part written as text or as tokens for prettyplease (see `debug`).
-pub(super) enum Block {
+pub(crate) enum Block {
     Text(String),
     Tokens(TokenStream),
 }
@@ -83,6 +83,7 @@ pub(super) fn check(
     align: u32,
     fields: &[(Ident, u32)],
     extra: &[SizeCheck],
+    tokens_only: bool,
 ) -> KResult<Check> {
     let what = what(crate::naming::bare(name), fields, extra);
     let tys = ty.to_string();
@@ -91,7 +92,7 @@ pub(super) fn check(
     expected.push(u64::from(size));
     expected.push(u64::from(align));
     let offsets = !fields.is_empty();
-    if extra.is_empty() {
+    if extra.is_empty() && !tokens_only {
         let mut actual: Vec<String> = fields
             .iter()
             .map(|(f, _)| format!("offset_of!({tys}, {f})"))
@@ -134,7 +135,7 @@ pub(super) fn check(
 }
 
 /// The `const _` block holding `checks`, as prettyplease prints it.
-pub(super) fn group(checks: &[Check]) -> String {
+pub(super) fn group(checks: &[Check], tokens_only: bool) -> KResult<String> {
     let mut out = String::from("const _: () = {\n");
     out.push_str(if checks.iter().any(|c| c.offsets) {
         "    use ::core::mem::{align_of, offset_of, size_of};\n"
@@ -145,7 +146,14 @@ pub(super) fn group(checks: &[Check]) -> String {
         out.push_str(&c.text);
     }
     out.push_str("};\n");
-    out
+    if tokens_only {
+        // The block through prettyplease as a whole.
+        let tokens: TokenStream = out.parse().map_err(|e| {
+            crate::error::ErrorKind::Internal(format!("a layout check block does not lex: {e}"))
+        })?;
+        return super::format_tokens(tokens, &[]);
+    }
+    Ok(out)
 }
 
 /// The call as prettyplease prints it as a statement at indent 4, or `None` when a line

@@ -36,9 +36,14 @@ pub(super) fn member(field: &str, size: u32) -> String {
 const BY_VALUE: u32 = 256;
 
 /// `fields`: (C label, expression such as `self.a`, `&self.b` or `self.c()`).
-pub(super) fn debug_impl(ty: &str, label: &str, fields: &[(String, String)]) -> Block {
+pub(super) fn debug_impl(
+    ty: &str,
+    label: &str,
+    fields: &[(String, String)],
+    tokens_only: bool,
+) -> Block {
     let names = names(fields);
-    match text(ty, label, &names, fields) {
+    match text(ty, label, &names, fields).filter(|_| !tokens_only) {
         Some(t) => Block::Text(t),
         None => Block::Tokens(tokens(ty, label, &names, fields)),
     }

@@ -38,6 +38,8 @@ pub struct EmitConfig<'a> {
     pub embed: Option<String>,
     /// Emitter threads (`None`: the machine's parallelism, at most 8).
     pub threads: Option<std::num::NonZeroUsize>,
+    /// Every item through tokens and prettyplease, none as direct text (a test knob).
+    pub tokens_only: bool,
 }
 
 /// Marker statement `__bpfgen_safety_N();` replaced by the N-th `// SAFETY:` comment
@@ -61,10 +63,10 @@ pub(crate) struct Emitter<'a> {
     check: Option<asserts::Check>,
     /// `// SAFETY:` texts of the item being emitted.
     pub safety_msgs: std::cell::RefCell<Vec<String>>,
-    /// Pre-formatted text that follows the item being emitted (see `asserts`).
-    pub trailing_text: std::cell::RefCell<String>,
-    /// Pre-formatted text that precedes it (see `text`).
-    pub leading_text: std::cell::RefCell<String>,
+    /// The parts of the item being emitted, in their order in the file: each either
+    /// text already in prettyplease's layout or tokens formatted where they stand, so
+    /// the order never depends on which parts had a text form.
+    pub pieces: std::cell::RefCell<Vec<asserts::Block>>,
 }
 
 /// Stack of each emitter thread (virtual: only touched pages are committed).
@@ -115,7 +117,7 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
             checks.push(check);
             if checks.len() == asserts::GROUP {
                 out.push('\n');
-                out.push_str(&asserts::group(&checks));
+                out.push_str(&asserts::group(&checks, cfg.tokens_only)?);
                 checks.clear();
             }
         }
@@ -186,7 +188,7 @@ pub fn emit(ir: &Ir, names: &Names, items: &[TypeId], cfg: &EmitConfig<'_>) -> K
     }
     if !checks.is_empty() {
         out.push('\n');
-        out.push_str(&asserts::group(&checks));
+        out.push_str(&asserts::group(&checks, cfg.tokens_only)?);
     }
     let [uses_bitfields, uses_layout, uses_variant] = uses;
     if fmt_shapes != 0 || uses_variant {
@@ -246,18 +248,23 @@ fn emit_chunk(ir: &Ir, names: &Names, cfg: &EmitConfig<'_>, items: &[TypeId]) ->
     let mut checks = Vec::new();
     for &id in items {
         let tokens = e.item(id)?;
+        e.put(asserts::Block::Tokens(tokens));
         out.push('\n');
-        out.push_str(&std::mem::take(&mut *e.leading_text.borrow_mut()));
         let msgs = std::mem::take(&mut *e.safety_msgs.borrow_mut());
-        if !tokens.is_empty() {
-            out.push_str(&format_tokens(tokens, &msgs).map_err(|k| match k {
-                ErrorKind::Btf(msg) => {
-                    ErrorKind::ty(id, format!("generated code does not parse: {msg}"))
+        for piece in std::mem::take(&mut *e.pieces.borrow_mut()) {
+            match piece {
+                asserts::Block::Text(t) => out.push_str(&t),
+                asserts::Block::Tokens(t) if t.is_empty() => {}
+                asserts::Block::Tokens(t) => {
+                    out.push_str(&format_tokens(t, &msgs).map_err(|k| match k {
+                        ErrorKind::Btf(msg) => {
+                            ErrorKind::ty(id, format!("generated code does not parse: {msg}"))
+                        }
+                        other => other,
+                    })?)
                 }
-                other => other,
-            })?);
+            }
         }
-        out.push_str(&std::mem::take(&mut *e.trailing_text.borrow_mut()));
         if let Some(c) = e.check.take() {
             checks.push((out.len(), c));
         }
@@ -387,8 +394,7 @@ impl<'a> Emitter<'a> {
             fmt_shapes: 0,
             check: None,
             safety_msgs: Default::default(),
-            trailing_text: Default::default(),
-            leading_text: Default::default(),
+            pieces: Default::default(),
         }
     }
 
@@ -544,26 +550,30 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `Clone` (as `*self`) and `Copy` for the data item `name`, as text after the
-    /// item. `#[derive(Clone)]` on a `Copy` struct also type-checks an assertion per
-    /// field type; on all of vmlinux the derive cost several seconds of `cargo check`
-    /// more than these two lines (`bench/check_forms.sh`).
-    pub(crate) fn clone_copy(&self, name: &str) -> TokenStream {
+    /// Appends a part of the item being emitted (see `pieces`).
+    pub(crate) fn put(&self, piece: asserts::Block) {
+        self.pieces.borrow_mut().push(piece);
+    }
+
+    /// `Clone` (as `*self`) and `Copy` for the data item `name`. `#[derive(Clone)]` on a
+    /// `Copy` struct also type-checks an assertion per field type; on all of vmlinux the
+    /// derive cost several seconds of `cargo check` more than these two lines
+    /// (`bench/check_forms.sh`).
+    pub(crate) fn clone_copy(&self, name: &str) -> asserts::Block {
         let head = format!("impl ::core::clone::Clone for {name} {{");
         let copy = format!("impl ::core::marker::Copy for {name} {{}}");
-        if copy.len() <= text::MARGIN {
-            self.trailing_text.borrow_mut().push_str(&format!(
+        if copy.len() <= text::MARGIN && !self.cfg.tokens_only {
+            return asserts::Block::Text(format!(
                 "{head}\n    #[inline]\n    fn clone(&self) -> Self {{\n        *self\n    }}\n}}\n{copy}\n"
             ));
-            return TokenStream::new();
         }
         let n = ident(name);
-        quote! {
+        asserts::Block::Tokens(quote! {
             impl ::core::clone::Clone for #n {
                 #[inline]
                 fn clone(&self) -> Self { *self }
             }
             impl ::core::marker::Copy for #n {}
-        }
+        })
     }
 }

@@ -146,19 +146,18 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// A `Debug` impl: tokens to splice into the item, or text to append after it.
-    fn debug_block(&mut self, b: asserts::Block, values: usize) -> TokenStream {
+    /// A `Debug` impl (text, or tokens where it has no text form), noting the tuple
+    /// shape its call uses.
+    fn debug_block(&mut self, b: asserts::Block, values: usize) -> asserts::Block {
         self.fmt_shapes |= super::debug::shapes(values);
-        self.splice(b)
+        b
     }
 
-    fn splice(&self, b: asserts::Block) -> TokenStream {
-        match b {
-            asserts::Block::Tokens(t) => t,
-            asserts::Block::Text(s) => {
-                self.trailing_text.borrow_mut().push_str(&s);
-                TokenStream::new()
-            }
+    /// The accessors' impl: text when every accessor has a text form, else tokens.
+    fn accessors_piece(&self, acc: &Accessors, name: &str, tokens: TokenStream) -> asserts::Block {
+        match acc.impl_text(name).filter(|_| !self.cfg.tokens_only) {
+            Some(t) => asserts::Block::Text(t),
+            None => asserts::Block::Tokens(tokens),
         }
     }
 
@@ -544,7 +543,12 @@ impl Emitter<'_> {
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
         let debug_impl = self.debug_block(
-            super::debug::debug_impl(&name_i.to_string(), &cname_short, &debug),
+            super::debug::debug_impl(
+                &name_i.to_string(),
+                &cname_short,
+                &debug,
+                self.cfg.tokens_only,
+            ),
             debug.len(),
         );
         let methods = &acc.methods;
@@ -564,6 +568,7 @@ impl Emitter<'_> {
             layout.align,
             &offsets,
             &checks,
+            self.cfg.tokens_only,
         ))?;
         let head_text = text::struct_def(
             &doc,
@@ -573,51 +578,41 @@ impl Emitter<'_> {
             &name,
             &text_fields,
         )
-        .zip(text::default_impl(&name, self.cfg.zerocopy, ZEROED_SAFETY));
-        if let Some((def, default)) = head_text {
-            // Struct and `Default` as text, and the accessors too when every one of
-            // them has a text form (bitfields); else those through prettyplease.
-            let mut lead = self.leading_text.borrow_mut();
-            lead.push_str(&def);
-            lead.push_str(&default);
-            let impl_text = (!methods.is_empty())
-                .then(|| acc.impl_text(&name))
-                .flatten();
-            let impl_block = match impl_text {
-                Some(t) => {
-                    lead.push_str(&t);
-                    quote!()
-                }
-                None => impl_block,
-            };
-            return Ok(quote! {
-                #clone_copy
-                #debug_impl
-                #impl_block
-            });
-        }
-        let fields = text_fields.iter().map(|f| {
-            let (n, ty) = (ident(&f.name), &f.ty);
-            match &f.doc {
-                Some(d) => quote!(#[doc = #d] pub #n: #ty,),
-                None => quote!(pub #n: #ty,),
+        .zip(text::default_impl(&name, self.cfg.zerocopy, ZEROED_SAFETY))
+        .filter(|_| !self.cfg.tokens_only);
+        // In file order: definition, `Default`, accessors, `Clone`/`Copy`, `Debug`; each
+        // as text where it has a text form, else tokens formatted in place.
+        match head_text {
+            Some((def, default)) => {
+                self.put(asserts::Block::Text(def));
+                self.put(asserts::Block::Text(default));
             }
-        });
-        let default_impl = self.default_impl(&name_i);
-        Ok(quote! {
-            #(#[doc = #doc])*
-            #repr
-            #derives
-            #[allow(dead_code, non_camel_case_types, non_snake_case)]
-            pub struct #name_i { #(#fields)* }
-
-            #clone_copy
-            #default_impl
-
-            #debug_impl
-
-            #impl_block
-        })
+            None => {
+                let fields = text_fields.iter().map(|f| {
+                    let (n, ty) = (ident(&f.name), &f.ty);
+                    match &f.doc {
+                        Some(d) => quote!(#[doc = #d] pub #n: #ty,),
+                        None => quote!(pub #n: #ty,),
+                    }
+                });
+                self.put(asserts::Block::Tokens(quote! {
+                    #(#[doc = #doc])*
+                    #repr
+                    #derives
+                    #[allow(dead_code, non_camel_case_types, non_snake_case)]
+                    pub struct #name_i { #(#fields)* }
+                }));
+                let default_impl = self.default_impl(&name_i);
+                self.put(asserts::Block::Tokens(default_impl));
+            }
+        }
+        if !methods.is_empty() {
+            let piece = self.accessors_piece(&acc, &name, impl_block);
+            self.put(piece);
+        }
+        self.put(clone_copy);
+        self.put(debug_impl);
+        Ok(TokenStream::new())
     }
 
     pub(super) fn union_item(&mut self, id: TypeId) -> KResult<TokenStream> {
@@ -678,7 +673,12 @@ impl Emitter<'_> {
         let cname = self.c_spelling(id);
         let cname_short = c_short(&cname, &name);
         let debug_impl = self.debug_block(
-            super::debug::debug_impl(&name_i.to_string(), &cname_short, &debug),
+            super::debug::debug_impl(
+                &name_i.to_string(),
+                &cname_short,
+                &debug,
+                self.cfg.tokens_only,
+            ),
             debug.len(),
         );
         let methods = &acc.methods;
@@ -691,6 +691,7 @@ impl Emitter<'_> {
             layout.align,
             &[],
             &checks,
+            self.cfg.tokens_only,
         ))?;
         let head_text = text::struct_def(
             &doc,
@@ -704,53 +705,44 @@ impl Emitter<'_> {
                 ty: quote!([#u8t; #n]),
             }],
         )
-        .zip(text::union_default(&name, size));
-        if let Some((def, default)) = head_text {
-            // Definition and `Default` as text, the accessors too when every one of them
-            // has a text form; the rest through prettyplease.
-            let mut lead = self.leading_text.borrow_mut();
-            lead.push_str(&def);
-            lead.push_str(&default);
-            if let Some(t) = acc.impl_text(&name) {
-                lead.push_str(&t);
-                return Ok(quote! {
-                    #clone_copy
-                    #debug_impl
-                });
+        .zip(text::union_default(&name, size))
+        .filter(|_| !self.cfg.tokens_only);
+        // In file order, as for structs.
+        match head_text {
+            Some((def, default)) => {
+                self.put(asserts::Block::Text(def));
+                self.put(asserts::Block::Text(default));
             }
-            return Ok(quote! {
-                #clone_copy
-                #debug_impl
-                #allow
-                impl #name_i {
-                    #(#methods)*
-                }
-            });
+            None => {
+                self.put(asserts::Block::Tokens(quote! {
+                    #(#[doc = #doc])*
+                    #repr
+                    #derives
+                    #[allow(dead_code, non_camel_case_types)]
+                    pub struct #name_i {
+                        #[doc = #d]
+                        pub _data: [#u8t; #n],
+                    }
+                }));
+                self.put(asserts::Block::Tokens(quote! {
+                    #[allow(clippy::derivable_impls)]
+                    impl ::core::default::Default for #name_i {
+                        fn default() -> Self { Self { _data: [0; #n] } }
+                    }
+                }));
+            }
         }
-        Ok(quote! {
-            #(#[doc = #doc])*
-            #repr
-            #derives
-            #[allow(dead_code, non_camel_case_types)]
-            pub struct #name_i {
-                #[doc = #d]
-                pub _data: [#u8t; #n],
-            }
-
-            #clone_copy
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for #name_i {
-                fn default() -> Self { Self { _data: [0; #n] } }
-            }
-
-            #debug_impl
-
+        let impl_block = quote! {
             #allow
             impl #name_i {
                 #(#methods)*
             }
-        })
+        };
+        let piece = self.accessors_piece(&acc, &name, impl_block);
+        self.put(piece);
+        self.put(clone_copy);
+        self.put(debug_impl);
+        Ok(TokenStream::new())
     }
 
     pub(super) fn enum_item(&mut self, id: TypeId) -> KResult<TokenStream> {
@@ -809,7 +801,15 @@ impl Emitter<'_> {
         ];
         let cname_short = c_short(&self.c_spelling(id), &name);
         let name_i = ident(&name);
-        self.layout_check(asserts::check(&name_i, &name, e.size, e.size, &[], &[]))?;
+        self.layout_check(asserts::check(
+            &name_i,
+            &name,
+            e.size,
+            e.size,
+            &[],
+            &[],
+            self.cfg.tokens_only,
+        ))?;
         let repr_text = if e.size == 8 {
             "#[repr(C, align(8))]"
         } else {
@@ -827,8 +827,8 @@ impl Emitter<'_> {
             label: &cname_short,
         };
         self.uses_variant = true;
-        if let Some(t) = text::enum_item(&shape) {
-            self.leading_text.borrow_mut().push_str(&t);
+        if let Some(t) = text::enum_item(&shape).filter(|_| !self.cfg.tokens_only) {
+            self.put(asserts::Block::Text(t));
             return Ok(TokenStream::new());
         }
         // The same item through prettyplease (a line too long, a name needing escapes).
@@ -892,8 +892,8 @@ impl Emitter<'_> {
         let name_i = ident(&name);
         let ty = self.rust_ty(target)?;
         let doc = format!("C `{}` (BTF type id {id}).", self.c_spelling(id));
-        if let Some(t) = text::typedef_item(&doc, &name, &ty) {
-            self.leading_text.borrow_mut().push_str(&t);
+        if let Some(t) = text::typedef_item(&doc, &name, &ty).filter(|_| !self.cfg.tokens_only) {
+            self.put(asserts::Block::Text(t));
             return Ok(TokenStream::new());
         }
         Ok(quote! {
@@ -913,16 +913,16 @@ impl Emitter<'_> {
         let derives = self.derives();
         let clone_copy = self.clone_copy(&name);
         let u8t = prim("u8");
-        quote! {
+        self.put(asserts::Block::Tokens(quote! {
             #[doc = #doc]
             #[repr(C)]
             #derives
             #[derive(Debug, Default)]
             #[allow(dead_code, non_camel_case_types)]
             pub struct #name_i { _opaque: [#u8t; 0] }
-
-            #clone_copy
-        }
+        }));
+        self.put(clone_copy);
+        TokenStream::new()
     }
 }
 
