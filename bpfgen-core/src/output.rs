@@ -137,7 +137,6 @@ fn replace(
             .map_err(|e| err(std::io::Error::new(e.kind(), "cannot keep its permissions")))?;
     }
     tmp.write_all(contents.as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(target).map_err(|e| err(e.error))?;
     Ok(())
 }
