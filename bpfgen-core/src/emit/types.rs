@@ -153,12 +153,34 @@ impl Emitter<'_> {
         b
     }
 
-    /// The accessors' impl: text when every accessor has a text form, else tokens.
-    fn accessors_piece(&self, acc: &Accessors, name: &str, tokens: TokenStream) -> asserts::Block {
-        match acc.impl_text(name).filter(|_| !self.cfg.tokens_only) {
-            Some(t) => asserts::Block::Text(t),
-            None => asserts::Block::Tokens(tokens),
+    /// Puts a struct's or union's parts in file order — definition, `Default`,
+    /// accessors (if any), `Clone`/`Copy`, `Debug` — each as text where it has a text
+    /// form, else as tokens formatted in place. `head`: the definition and `Default` as
+    /// text (both or neither); `tokens`: the same two as tokens; `accessors`: the impl's
+    /// text comes from the accessors, its tokens are given.
+    fn put_parts(
+        &self,
+        head: Option<[String; 2]>,
+        tokens: impl FnOnce() -> [TokenStream; 2],
+        accessors: (&Accessors, &str, Option<TokenStream>),
+        clone_copy: asserts::Block,
+        debug: asserts::Block,
+    ) {
+        match head {
+            Some(texts) => texts.map(|t| self.put(asserts::Block::Text(t))),
+            None => tokens().map(|t| self.put(asserts::Block::Tokens(t))),
+        };
+        let (acc, name, impl_tokens) = accessors;
+        if let Some(impl_tokens) = impl_tokens {
+            self.put(
+                match acc.impl_text(name).filter(|_| !self.cfg.tokens_only) {
+                    Some(t) => asserts::Block::Text(t),
+                    None => asserts::Block::Tokens(impl_tokens),
+                },
+            );
         }
+        self.put(clone_copy);
+        self.put(debug);
     }
 
     /// A zero-filling `Default` (all-zero bytes are a valid value of every generated type).
@@ -580,38 +602,32 @@ impl Emitter<'_> {
         )
         .zip(text::default_impl(&name, self.cfg.zerocopy, ZEROED_SAFETY))
         .filter(|_| !self.cfg.tokens_only);
-        // In file order: definition, `Default`, accessors, `Clone`/`Copy`, `Debug`; each
-        // as text where it has a text form, else tokens formatted in place.
-        match head_text {
-            Some((def, default)) => {
-                self.put(asserts::Block::Text(def));
-                self.put(asserts::Block::Text(default));
-            }
-            None => {
-                let fields = text_fields.iter().map(|f| {
-                    let (n, ty) = (ident(&f.name), &f.ty);
-                    match &f.doc {
-                        Some(d) => quote!(#[doc = #d] pub #n: #ty,),
-                        None => quote!(pub #n: #ty,),
-                    }
-                });
-                self.put(asserts::Block::Tokens(quote! {
-                    #(#[doc = #doc])*
-                    #repr
-                    #derives
-                    #[allow(dead_code, non_camel_case_types, non_snake_case)]
-                    pub struct #name_i { #(#fields)* }
-                }));
-                let default_impl = self.default_impl(&name_i);
-                self.put(asserts::Block::Tokens(default_impl));
-            }
-        }
-        if !methods.is_empty() {
-            let piece = self.accessors_piece(&acc, &name, impl_block);
-            self.put(piece);
-        }
-        self.put(clone_copy);
-        self.put(debug_impl);
+        let head = head_text.map(|(def, default)| [def, default]);
+        let accessors = (!methods.is_empty()).then_some(impl_block);
+        let tokens = || {
+            let fields = text_fields.iter().map(|f| {
+                let (n, ty) = (ident(&f.name), &f.ty);
+                match &f.doc {
+                    Some(d) => quote!(#[doc = #d] pub #n: #ty,),
+                    None => quote!(pub #n: #ty,),
+                }
+            });
+            let def = quote! {
+                #(#[doc = #doc])*
+                #repr
+                #derives
+                #[allow(dead_code, non_camel_case_types, non_snake_case)]
+                pub struct #name_i { #(#fields)* }
+            };
+            [def, self.default_impl(&name_i)]
+        };
+        self.put_parts(
+            head,
+            tokens,
+            (&acc, &name, accessors),
+            clone_copy,
+            debug_impl,
+        );
         Ok(TokenStream::new())
     }
 
@@ -707,41 +723,39 @@ impl Emitter<'_> {
         )
         .zip(text::union_default(&name, size))
         .filter(|_| !self.cfg.tokens_only);
-        // In file order, as for structs.
-        match head_text {
-            Some((def, default)) => {
-                self.put(asserts::Block::Text(def));
-                self.put(asserts::Block::Text(default));
-            }
-            None => {
-                self.put(asserts::Block::Tokens(quote! {
-                    #(#[doc = #doc])*
-                    #repr
-                    #derives
-                    #[allow(dead_code, non_camel_case_types)]
-                    pub struct #name_i {
-                        #[doc = #d]
-                        pub _data: [#u8t; #n],
-                    }
-                }));
-                self.put(asserts::Block::Tokens(quote! {
-                    #[allow(clippy::derivable_impls)]
-                    impl ::core::default::Default for #name_i {
-                        fn default() -> Self { Self { _data: [0; #n] } }
-                    }
-                }));
-            }
-        }
+        let head = head_text.map(|(def, default)| [def, default]);
+        let tokens = || {
+            let def = quote! {
+                #(#[doc = #doc])*
+                #repr
+                #derives
+                #[allow(dead_code, non_camel_case_types)]
+                pub struct #name_i {
+                    #[doc = #d]
+                    pub _data: [#u8t; #n],
+                }
+            };
+            let default = quote! {
+                #[allow(clippy::derivable_impls)]
+                impl ::core::default::Default for #name_i {
+                    fn default() -> Self { Self { _data: [0; #n] } }
+                }
+            };
+            [def, default]
+        };
         let impl_block = quote! {
             #allow
             impl #name_i {
                 #(#methods)*
             }
         };
-        let piece = self.accessors_piece(&acc, &name, impl_block);
-        self.put(piece);
-        self.put(clone_copy);
-        self.put(debug_impl);
+        self.put_parts(
+            head,
+            tokens,
+            (&acc, &name, Some(impl_block)),
+            clone_copy,
+            debug_impl,
+        );
         Ok(TokenStream::new())
     }
 
