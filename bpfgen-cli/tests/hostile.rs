@@ -548,6 +548,7 @@ fn generated_and_primitive_names_never_collide() {
     let uint = b.rec(&[n, 1 << 24, 4, 32]); // id 3
     b.typedef("bool", boolean);
     b.typedef("u32", uint);
+    b.typedef("u32", uint); // a second definition (split BTF, two units): a clash
     for name in [
         "maps",
         "globals",
@@ -572,6 +573,7 @@ fn generated_and_primitive_names_never_collide() {
     for want in [
         "pub type bool_typedef = ::core::primitive::u8;",
         "pub type u32 = ::core::primitive::u32;",
+        "pub type u32_typedef = ::core::primitive::u32;",
         "pub struct maps_struct {",
         "pub struct globals_struct {",
         "pub struct programs_struct {",

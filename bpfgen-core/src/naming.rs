@@ -152,10 +152,14 @@ impl Taken {
     }
 
     /// Claims `want` for a typedef that stands for the primitive of the same name
-    /// (`typedef __u32 u32`), which a glob import may bring in harmlessly.
+    /// (`typedef __u32 u32`), which a glob import may bring in harmlessly — once: a
+    /// second such typedef clashes like any other name.
     fn claim_primitive_alias(&mut self, want: &str) -> String {
-        self.0.insert(format!("{want} (alias)"));
-        want.to_string()
+        if self.0.insert(format!("{want} (alias)")) {
+            want.to_string()
+        } else {
+            self.claim(ident(want), "typedef")
+        }
     }
 
     /// `want`, or the first free variant of it.
