@@ -120,7 +120,7 @@ pub fn decode(ir: &Ir, elf: &ElfInfo) -> KResult<Globals> {
             datasecs.entry(n).or_insert(id);
         }
     }
-    let find_datasec = |_: &Ir, name: &str| datasecs.get(name).copied();
+    let find_datasec = |name: &str| datasecs.get(name).copied();
     for sec in &elf.sections {
         let Some(kind) = section_kind(&sec.name) else {
             continue;
@@ -138,7 +138,7 @@ pub fn decode(ir: &Ir, elf: &ElfInfo) -> KResult<Globals> {
                 ),
             });
         }
-        let datasec = find_datasec(ir, &sec.name);
+        let datasec = find_datasec(&sec.name);
         let mut vars = Vec::new();
         if let Some(ds) = datasec {
             let Kind::Datasec { vars: entries } = &ir.get(ds).kind else {
@@ -203,7 +203,7 @@ pub fn decode(ir: &Ir, elf: &ElfInfo) -> KResult<Globals> {
         });
     }
     for section in [".kconfig", ".ksyms"] {
-        let Some(ds) = find_datasec(ir, section) else {
+        let Some(ds) = find_datasec(section) else {
             continue;
         };
         let Kind::Datasec { vars } = &ir.get(ds).kind else {

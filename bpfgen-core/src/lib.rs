@@ -146,19 +146,22 @@ impl Model {
     /// BTF, the `--type` names; with `--all`, every type. Each with what it holds by
     /// value.
     pub fn select(&self, opts: &Options) -> Result<Vec<ir::TypeId>, Error> {
-        let (ir, names) = (&self.ir, &self.names);
         if opts.all {
-            return Ok(select::all(ir, names));
+            return Ok(select::all(&self.ir, &self.names));
         }
-        let object = self.kind == object::InputKind::Elf;
-        let mut start =
-            select::named(ir, names, &opts.types, object).map_err(|k| k.at(&self.label))?;
-        if object {
+        let mut start = self.named(opts)?;
+        if self.kind == object::InputKind::Elf {
             start.extend(self.shared_types());
         } else if start.is_empty() {
             return Err(ErrorKind::SelectionRequired.at(&self.label));
         }
-        Ok(select::closure(ir, names, start))
+        Ok(select::closure(&self.ir, &self.names, start))
+    }
+
+    /// The types the `--type` names name.
+    fn named(&self, opts: &Options) -> Result<Vec<ir::TypeId>, Error> {
+        let object = self.kind == object::InputKind::Elf;
+        select::named(&self.ir, &self.names, &opts.types, object).map_err(|k| k.at(&self.label))
     }
 
     /// What a layout report covers: the `--type` names and what they hold by value
@@ -168,10 +171,7 @@ impl Model {
         if opts.types.is_empty() || opts.all {
             return self.select(opts);
         }
-        let object = self.kind == object::InputKind::Elf;
-        let start = select::named(&self.ir, &self.names, &opts.types, object)
-            .map_err(|k| k.at(&self.label))?;
-        Ok(select::closure(&self.ir, &self.names, start))
+        Ok(select::closure(&self.ir, &self.names, self.named(opts)?))
     }
 
     /// The types user space exchanges with the object: every map's key and value
